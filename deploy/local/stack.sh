@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# The local stack without Docker: a real Apache Kafka broker (KRaft, single node) assembled
+# from Maven Central jars and run with the local JDK, and Debian's redis-server with AOF.
+#
+#   deploy/local/stack.sh up       install what is missing, start both (reuses running ones)
+#   deploy/local/stack.sh down     stop what this script started
+#   deploy/local/stack.sh status   say what answers where
+#
+# Everything outside the repository: jars in $STOCKLINE_CACHE (default ~/.cache/stockline),
+# data and logs in $STOCKLINE_STATE (default $STOCKLINE_CACHE/state).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+KAFKA_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$here/kafka/pom.xml")
+CACHE=${STOCKLINE_CACHE:-$HOME/.cache/stockline}
+STATE=${STOCKLINE_STATE:-$CACHE/state}
+KAFKA_PORT=${STOCKLINE_KAFKA_PORT:-9092}
+CONTROLLER_PORT=${STOCKLINE_KAFKA_CONTROLLER_PORT:-9093}
+REDIS_PORT=${STOCKLINE_REDIS_PORT:-6379}
+LIBS="$CACHE/kafka-$KAFKA_VERSION/libs"
+KAFKA_DIR="$STATE/kafka-$KAFKA_PORT"
+REDIS_DIR="$STATE/redis-$REDIS_PORT"
+
+say() { printf '[stack] %s\n' "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+wait_port() { # port seconds what logfile
+  local i
+  for ((i = 0; i < $2 * 5; i++)); do
+    port_open "$1" && return 0
+    sleep 0.2
+  done
+  [ -f "$4" ] && tail -n 30 "$4" >&2
+  die "$3 did not open 127.0.0.1:$1 within $2 s (log: $4)"
+}
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+ensure_redis_installed() {
+  command -v redis-server >/dev/null && return 0
+  say "installing redis-server from Debian's packages"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq redis-server >/dev/null
+}
+
+ensure_java() {
+  command -v java >/dev/null || die "java not found: Kafka $KAFKA_VERSION needs a JDK 17+"
+  command -v mvn >/dev/null || die "mvn not found: it assembles the broker from Maven Central"
+}
+
+ensure_kafka_jars() {
+  [ -f "$LIBS/.complete" ] && return 0
+  say "assembling Kafka $KAFKA_VERSION from Maven Central into $LIBS"
+  rm -rf "$LIBS" && mkdir -p "$LIBS"
+  if ! mvn -q -B -f "$here/kafka/pom.xml" dependency:copy-dependencies \
+      -DincludeScope=runtime -DoutputDirectory="$LIBS"; then
+    die "Maven could not resolve org.apache.kafka:kafka_2.13:$KAFKA_VERSION (is Maven Central reachable?)"
+  fi
+  touch "$LIBS/.complete"
+}
+
+write_kafka_properties() {
+  mkdir -p "$KAFKA_DIR/data"
+  cat >"$KAFKA_DIR/server.properties" <<EOF
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$CONTROLLER_PORT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$KAFKA_DIR/data
+num.partitions=1
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=true
+log.cleaner.enable=true
+EOF
+}
+
+kafka_java() {
+  java -Xms256m -Xmx512m -XX:+UseG1GC -Djava.awt.headless=true \
+    -Dorg.slf4j.simpleLogger.defaultLogLevel=info \
+    -cp "$LIBS/*" "$@"
+}
+
+start_kafka() {
+  if port_open "$KAFKA_PORT"; then say "Kafka already answers on 127.0.0.1:$KAFKA_PORT"; return 0; fi
+  ensure_java
+  ensure_kafka_jars
+  write_kafka_properties
+  if [ ! -f "$KAFKA_DIR/data/meta.properties" ]; then
+    local cluster_id
+    cluster_id=$(kafka_java kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)
+    kafka_java kafka.tools.StorageTool format -t "$cluster_id" -c "$KAFKA_DIR/server.properties" \
+      >"$KAFKA_DIR/format.log" 2>&1 || { cat "$KAFKA_DIR/format.log" >&2; die "formatting KRaft storage failed"; }
+  fi
+  say "starting Kafka $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT (log: $KAFKA_DIR/server.log)"
+  nohup java -Xms256m -Xmx512m -XX:+UseG1GC -Djava.awt.headless=true \
+    -Dorg.slf4j.simpleLogger.defaultLogLevel=info \
+    -cp "$LIBS/*" kafka.Kafka "$KAFKA_DIR/server.properties" \
+    >"$KAFKA_DIR/server.log" 2>&1 </dev/null &
+  echo $! >"$KAFKA_DIR/pid"
+  wait_port "$KAFKA_PORT" 90 "Kafka" "$KAFKA_DIR/server.log"
+}
+
+start_redis() {
+  if port_open "$REDIS_PORT"; then say "Redis already answers on 127.0.0.1:$REDIS_PORT"; return 0; fi
+  ensure_redis_installed
+  mkdir -p "$REDIS_DIR"
+  say "starting redis-server on 127.0.0.1:$REDIS_PORT (AOF everysec, dir: $REDIS_DIR)"
+  redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$REDIS_DIR" \
+    --appendonly yes --appendfsync everysec --save "" \
+    --daemonize yes --pidfile "$REDIS_DIR/pid" --logfile "$REDIS_DIR/redis.log"
+  wait_port "$REDIS_PORT" 20 "redis-server" "$REDIS_DIR/redis.log"
+}
+
+stop_pidfile() { # pidfile what
+  [ -f "$1" ] || return 0
+  local pid
+  pid=$(cat "$1")
+  if kill "$pid" 2>/dev/null; then
+    say "stopping $2 (pid $pid)"
+    for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  rm -f "$1"
+}
+
+status() {
+  port_open "$KAFKA_PORT" && say "Kafka: up on 127.0.0.1:$KAFKA_PORT" || say "Kafka: down (127.0.0.1:$KAFKA_PORT)"
+  port_open "$REDIS_PORT" && say "Redis: up on 127.0.0.1:$REDIS_PORT" || say "Redis: down (127.0.0.1:$REDIS_PORT)"
+}
+
+case "${1:-}" in
+  up) start_redis; start_kafka; status ;;
+  down) stop_pidfile "$KAFKA_DIR/pid" Kafka; stop_pidfile "$REDIS_DIR/pid" redis-server ;;
+  status) status ;;
+  install) ensure_redis_installed; ensure_java; ensure_kafka_jars ;;
+  *) echo "usage: $0 up|down|status|install" >&2; exit 2 ;;
+esac

@@ -1,0 +1,145 @@
+"""The ledger in Redis: one atomic script call per SKU per batch, all in one pipeline."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from importlib import resources
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import NoScriptError
+
+from stockline.adapters.redis.keys import Keys
+from stockline.domain.effects import Count, Delta, Effect, LineChange, SupplyChange, effects_of
+from stockline.domain.ledger import NodeStock, Outcome
+from stockline.service_layer.ports import (
+    ApplyResult,
+    Delivery,
+    SkuSnapshot,
+    TopicPartition,
+    group_by_sku,
+)
+
+_OUTCOMES = {"a": Outcome.APPLIED, "d": Outcome.DUPLICATE, "r": Outcome.REDELIVERED}
+_FIELDS = {"oh": "on_hand", "rs": "reserved", "ib": "inbound"}
+
+
+def _script(name: str) -> str:
+    return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
+
+
+class RedisLedgerStore:
+    """A LedgerStore on Redis >= 7.0 (single node or Cluster: every call stays in one slot)."""
+
+    def __init__(self, redis: Redis, *, keys: Keys, retention_us: int) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._retention_us = retention_us
+        self._apply_src = _script("apply.lua")
+        self._watermark_src = _script("watermarks.lua")
+        self._shas: dict[str, str] = {}
+
+    async def load_scripts(self) -> None:
+        """Load the scripts into Redis' cache (again after a Redis restart)."""
+        for src in (self._apply_src, self._watermark_src):
+            self._shas[src] = await self._redis.script_load(src)
+
+    async def apply(self, deliveries: Sequence[Delivery], now_us: int) -> ApplyResult:
+        groups = group_by_sku(deliveries)
+        calls = [self._encode(sku, [d for _, d in group], now_us) for sku, group in groups]
+        replies = await self._run(self._apply_src, calls)
+        result = ApplyResult(outcomes=[Outcome.APPLIED] * len(deliveries))
+        for (sku, group), reply in zip(groups, replies, strict=True):
+            version, letters, went_negative, flat = reply
+            for (index, _), letter in zip(group, letters, strict=True):
+                result.outcomes[index] = _OUTCOMES[letter]
+            result.went_negative += int(went_negative)
+            if flat:
+                result.snapshots.append(SkuSnapshot(sku, int(version), _parse_nodes(flat)))
+        return result
+
+    async def record_watermarks(self, offsets: Mapping[TopicPartition, int]) -> None:
+        if not offsets:
+            return
+        args: list[str | int] = []
+        for (topic, partition), offset in sorted(offsets.items()):
+            args += [f"{topic}|{partition}", offset]
+        await self._run(self._watermark_src, [([self._keys.watermarks()], args)])
+
+    async def watermarks(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
+        if not partitions:
+            return {}
+        fields = [f"{topic}|{partition}" for topic, partition in partitions]
+        values = await self._redis.hmget(self._keys.watermarks(), fields)
+        return {tp: int(v) for tp, v in zip(partitions, values, strict=True) if v is not None}
+
+    async def snapshot(self, sku: str) -> SkuSnapshot | None:
+        flat: dict[Any, Any] = await self._redis.hgetall(self._keys.ledger(sku))
+        if not flat:
+            return None
+        pairs = [item for pair in flat.items() for item in pair]
+        return SkuSnapshot(sku, int(flat.get("v", flat.get(b"v", 0))), _parse_nodes(pairs))
+
+    async def _run(self, src: str, calls: list[tuple[list[str], list[str | int]]]) -> list[Any]:
+        """EVALSHA every call in one round trip; reload the script once if Redis lost it."""
+        for attempt in (1, 2):
+            if src not in self._shas:
+                await self.load_scripts()
+            pipe = self._redis.pipeline(transaction=False)
+            for keys, args in calls:
+                pipe.evalsha(self._shas[src], len(keys), *keys, *args)
+            try:
+                return list(await pipe.execute())
+            except NoScriptError:
+                if attempt == 2:
+                    raise
+                self._shas.clear()  # re-running is safe: applied offsets come back redelivered
+        raise AssertionError("unreachable")
+
+    def _encode(
+        self, sku: str, deliveries: list[Delivery], now_us: int
+    ) -> tuple[list[str], list[str | int]]:
+        keys = [self._keys.ledger(sku), self._keys.seen(sku), self._keys.offsets(sku)]
+        index: dict[str, int] = {}
+
+        def key_index(key: str) -> int:
+            if key not in index:
+                keys.append(key)
+                index[key] = len(keys)  # Lua's KEYS is 1-based
+            return index[key]
+
+        args: list[str | int] = [now_us, self._retention_us, len(deliveries)]
+        for d in deliveries:
+            effects = effects_of(d.event)
+            args += [d.event.event_id, f"{d.topic}|{d.partition}", d.offset, len(effects)]
+            for effect in effects:
+                args += self._effect_args(sku, effect, key_index)
+        return keys, args
+
+    def _effect_args(
+        self, sku: str, effect: Effect, key_index: Callable[[str], int]
+    ) -> list[str | int]:
+        node = effect.node_id
+        match effect:
+            case Delta(occurred_us=at, qty=qty):
+                return ["D", node, key_index(self._keys.deltas(sku, node)), at, qty, 0]
+            case Count(occurred_us=at, counted_qty=counted):
+                return ["C", node, key_index(self._keys.deltas(sku, node)), at, counted, 0]
+            case LineChange(order_id=order_id, placed=placed, picked=picked, cancelled=cancelled):
+                key = key_index(self._keys.line(sku, node, order_id))
+                return ["L", node, key, placed, picked, int(cancelled)]
+            case SupplyChange(supply_id=supply_id, expected=expected, received=received):
+                key = key_index(self._keys.supply(sku, node, supply_id))
+                return ["S", node, key, expected, received, 0]
+        raise TypeError(f"unknown effect {effect!r}")
+
+
+def _parse_nodes(flat: Sequence[Any]) -> dict[str, NodeStock]:
+    """Node stock from a ledger hash given as [field, value, field, value, ...]."""
+    nodes: dict[str, dict[str, int]] = {}
+    for i in range(0, len(flat), 2):
+        field = flat[i].decode() if isinstance(flat[i], bytes) else str(flat[i])
+        node, _, kind = field.rpartition("|")
+        if kind in _FIELDS:
+            nodes.setdefault(node, {})[_FIELDS[kind]] = int(flat[i + 1])
+    return {node: NodeStock(**values) for node, values in sorted(nodes.items())}

@@ -1,0 +1,135 @@
+"""What each event does to the ledgers of one SKU, as a few primitive effects.
+
+Every event type reduces to four kinds of effect, so the in-memory ledger and the Redis
+script implement four small rules instead of nine event types:
+
+- `Delta`: on_hand moves by `qty` at the time the event occurred (as-of cycle counts).
+- `Count`: on_hand is re-based to `counted_qty` as of `occurred_us`.
+- `LineChange`: an order line's placed/picked sums grow, or it is cancelled (final).
+- `SupplyChange`: an inbound supply (ASN or transfer) grows its expected or received sum.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import singledispatch
+
+from stockline.domain.events import (
+    Adjustment,
+    CycleCount,
+    Event,
+    InboundExpected,
+    OrderCancelled,
+    OrderPlaced,
+    Pick,
+    Receipt,
+    TransferReceived,
+    TransferShipped,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Delta:
+    node_id: str
+    occurred_us: int
+    qty: int
+
+
+@dataclass(frozen=True, slots=True)
+class Count:
+    node_id: str
+    occurred_us: int
+    counted_qty: int
+
+
+@dataclass(frozen=True, slots=True)
+class LineChange:
+    node_id: str
+    order_id: str
+    placed: int = 0
+    picked: int = 0
+    cancelled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SupplyChange:
+    node_id: str
+    supply_id: str
+    expected: int = 0
+    received: int = 0
+
+
+Effect = Delta | Count | LineChange | SupplyChange
+
+
+def asn_supply(asn_id: str) -> str:
+    return f"asn:{asn_id}"
+
+
+def transfer_supply(transfer_id: str) -> str:
+    return f"transfer:{transfer_id}"
+
+
+@singledispatch
+def effects_of(event: Event) -> tuple[Effect, ...]:
+    """The effects of one event on the ledgers of its SKU (all of one SKU)."""
+    raise TypeError(f"no effects known for {type(event).__name__}")
+
+
+@effects_of.register
+def _(event: Receipt) -> tuple[Effect, ...]:
+    delta = Delta(event.node_id, event.occurred_us, event.qty)
+    if event.asn_id is None:
+        return (delta,)
+    return delta, SupplyChange(event.node_id, asn_supply(event.asn_id), received=event.qty)
+
+
+@effects_of.register
+def _(event: Pick) -> tuple[Effect, ...]:
+    delta = Delta(event.node_id, event.occurred_us, -event.qty)
+    if event.order_id is None:
+        return (delta,)
+    return delta, LineChange(event.node_id, event.order_id, picked=event.qty)
+
+
+@effects_of.register
+def _(event: CycleCount) -> tuple[Effect, ...]:
+    return (Count(event.node_id, event.occurred_us, event.counted_qty),)
+
+
+@effects_of.register
+def _(event: OrderPlaced) -> tuple[Effect, ...]:
+    return (LineChange(event.node_id, event.order_id, placed=event.qty),)
+
+
+@effects_of.register
+def _(event: OrderCancelled) -> tuple[Effect, ...]:
+    return (LineChange(event.node_id, event.order_id, cancelled=True),)
+
+
+@effects_of.register
+def _(event: Adjustment) -> tuple[Effect, ...]:
+    return (Delta(event.node_id, event.occurred_us, event.delta),)
+
+
+@effects_of.register
+def _(event: InboundExpected) -> tuple[Effect, ...]:
+    return (SupplyChange(event.node_id, asn_supply(event.asn_id), expected=event.qty),)
+
+
+@effects_of.register
+def _(event: TransferShipped) -> tuple[Effect, ...]:
+    supply = transfer_supply(event.transfer_id)
+    return (
+        Delta(event.node_id, event.occurred_us, -event.qty),
+        SupplyChange(event.to_node, supply, expected=event.qty),
+    )
+
+
+@effects_of.register
+def _(event: TransferReceived) -> tuple[Effect, ...]:
+    supply = transfer_supply(event.transfer_id)
+    return (
+        Delta(event.node_id, event.occurred_us, event.qty),
+        SupplyChange(event.node_id, supply, received=event.qty),
+    )

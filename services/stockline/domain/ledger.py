@@ -1,0 +1,152 @@
+"""The stock ledger of one SKU across nodes, folded from its events (DESIGN.md section 3).
+
+The ledger is a pure function of the set of distinct events: `SkuLedger.apply` gives the
+same stock whatever the arrival order and however often an event is delivered. The Redis
+script (adapters/redis/apply.lua) implements exactly these rules; the contract tests hold
+both to the same cases.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from stockline.domain.effects import Count, Delta, Effect, LineChange, SupplyChange, effects_of
+from stockline.domain.events import Event
+
+
+class Outcome(StrEnum):
+    """What became of one delivered event."""
+
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"  # its event_id was applied before
+    REDELIVERED = "redelivered"  # its Kafka offset was applied before
+
+
+@dataclass(frozen=True, slots=True)
+class NodeStock:
+    """The stored quantities of one (node, sku); availability is derived, never stored."""
+
+    on_hand: int = 0
+    reserved: int = 0
+    inbound: int = 0
+
+    def atp(self, safety_stock: int = 0) -> int:
+        return max(0, self.on_hand - self.reserved - safety_stock)
+
+    def position(self) -> int:
+        return self.on_hand + self.inbound - self.reserved
+
+
+@dataclass(frozen=True, slots=True)
+class CountMark:
+    occurred_us: int
+    event_id: str
+    counted_qty: int
+
+    def supersedes(self, other: CountMark | None) -> bool:
+        """Latest by occurred_at; ties go to the larger event_id."""
+        if other is None:
+            return True
+        return (self.occurred_us, self.event_id) > (other.occurred_us, other.event_id)
+
+
+@dataclass(slots=True)
+class OrderLine:
+    placed: int = 0
+    picked: int = 0
+    cancelled: bool = False
+
+    @property
+    def reserved(self) -> int:
+        return 0 if self.cancelled else max(0, self.placed - self.picked)
+
+
+@dataclass(slots=True)
+class Supply:
+    expected: int = 0
+    received: int = 0
+
+    @property
+    def inbound(self) -> int:
+        return max(0, self.expected - self.received)
+
+
+@dataclass(slots=True)
+class NodeLedger:
+    """One node's ledger of one SKU. `deltas` holds deltas newer than the latest count."""
+
+    on_hand: int = 0
+    count: CountMark | None = None
+    deltas: dict[str, tuple[int, int]] = field(default_factory=dict)
+    lines: dict[str, OrderLine] = field(default_factory=dict)
+    supplies: dict[str, Supply] = field(default_factory=dict)
+
+    @property
+    def stock(self) -> NodeStock:
+        reserved = sum(line.reserved for line in self.lines.values())
+        inbound = sum(supply.inbound for supply in self.supplies.values())
+        return NodeStock(self.on_hand, reserved, inbound)
+
+    def add_delta(self, event_id: str, effect: Delta) -> None:
+        if self.count is not None and effect.occurred_us <= self.count.occurred_us:
+            return  # already inside the count
+        self.on_hand += effect.qty
+        self.deltas[event_id] = (effect.occurred_us, effect.qty)
+
+    def recount(self, event_id: str, effect: Count) -> None:
+        mark = CountMark(effect.occurred_us, event_id, effect.counted_qty)
+        if not mark.supersedes(self.count):
+            return
+        self.count = mark
+        self.deltas = {k: v for k, v in self.deltas.items() if v[0] > mark.occurred_us}
+        self.on_hand = mark.counted_qty + sum(qty for _, qty in self.deltas.values())
+
+    def change_line(self, effect: LineChange) -> None:
+        line = self.lines.setdefault(effect.order_id, OrderLine())
+        line.placed += effect.placed
+        line.picked += effect.picked
+        line.cancelled = line.cancelled or effect.cancelled
+
+    def change_supply(self, effect: SupplyChange) -> None:
+        supply = self.supplies.setdefault(effect.supply_id, Supply())
+        supply.expected += effect.expected
+        supply.received += effect.received
+
+    def forget_deltas_before(self, cutoff_us: int) -> None:
+        """Drop deltas older than the retention window: no accepted count can precede them."""
+        self.deltas = {k: v for k, v in self.deltas.items() if v[0] >= cutoff_us}
+
+
+@dataclass(slots=True)
+class SkuLedger:
+    """The consistency boundary: every node's ledger of one SKU, with one version."""
+
+    sku: str
+    version: int = 0
+    nodes: dict[str, NodeLedger] = field(default_factory=dict)
+    seen: set[str] = field(default_factory=set)
+
+    def apply(self, event: Event) -> Outcome:
+        """Apply one event once; a repeated event_id changes nothing."""
+        if event.event_id in self.seen:
+            return Outcome.DUPLICATE
+        self.seen.add(event.event_id)
+        for effect in effects_of(event):
+            self._apply_effect(event.event_id, effect)
+        return Outcome.APPLIED
+
+    def _apply_effect(self, event_id: str, effect: Effect) -> None:
+        node = self.nodes.setdefault(effect.node_id, NodeLedger())
+        match effect:
+            case Delta():
+                node.add_delta(event_id, effect)
+            case Count():
+                node.recount(event_id, effect)
+            case LineChange():
+                node.change_line(effect)
+            case SupplyChange():
+                node.change_supply(effect)
+
+    def stock(self) -> dict[str, NodeStock]:
+        return {node_id: node.stock for node_id, node in sorted(self.nodes.items())}

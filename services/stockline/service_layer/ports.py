@@ -1,0 +1,94 @@
+"""The ports the use cases need, named by role. Adapters implement them by technology."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import groupby
+from typing import Protocol
+
+from stockline.domain.events import InventoryEvent
+from stockline.domain.ledger import NodeStock, Outcome
+
+TopicPartition = tuple[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class RawRecord:
+    """One Kafka message as it arrived, before decoding."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
+Headers = list[tuple[str, bytes]]
+DeadLetter = tuple[RawRecord, Headers]
+"""A rejected record and the headers that say why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A decoded event and the Kafka position it was read from."""
+
+    event: InventoryEvent
+    topic: str
+    partition: int
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class SkuSnapshot:
+    """Every node's stock of one SKU at one version: what `inventory.atp` publishes."""
+
+    sku: str
+    version: int
+    nodes: Mapping[str, NodeStock]
+
+
+@dataclass(slots=True)
+class ApplyResult:
+    """What a store did with one batch: an outcome per delivery, in delivery order,
+    and a snapshot of every SKU to publish (changed, or seen again after a crash)."""
+
+    outcomes: list[Outcome] = field(default_factory=list)
+    snapshots: list[SkuSnapshot] = field(default_factory=list)
+    went_negative: int = 0  # node ledgers whose on_hand dropped below zero in this batch
+
+
+def group_by_sku(deliveries: Sequence[Delivery]) -> list[tuple[str, list[tuple[int, Delivery]]]]:
+    """Deliveries grouped per SKU, each group in arrival order, with their batch indexes."""
+    indexed = sorted(enumerate(deliveries), key=lambda pair: pair[1].event.sku)
+    return [(sku, list(group)) for sku, group in groupby(indexed, key=lambda p: p[1].event.sku)]
+
+
+class LedgerStore(Protocol):
+    async def apply(self, deliveries: Sequence[Delivery], now_us: int) -> ApplyResult:
+        """Apply a batch, atomically per SKU and idempotently: an event_id applied within
+        the retention window, or a Kafka offset at or below one applied for that SKU from
+        that partition, changes nothing."""
+        ...
+
+    async def record_watermarks(self, offsets: Mapping[TopicPartition, int]) -> None:
+        """Remember the highest offset per partition below which everything is applied."""
+        ...
+
+    async def watermarks(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
+        """The recorded watermark of each partition that has one."""
+        ...
+
+    async def snapshot(self, sku: str) -> SkuSnapshot | None:
+        """The current stock of a SKU, or None if no event ever touched it."""
+        ...
+
+
+class Publisher(Protocol):
+    async def publish_atp(self, messages: Sequence[tuple[str, bytes]]) -> None:
+        """Publish (sku, message) pairs to the ATP topic; returns once the broker has them."""
+        ...
+
+    async def dead_letter(self, records: Sequence[DeadLetter]) -> None:
+        """Publish original records with reason headers to the DLQ; returns once stored."""
+        ...
