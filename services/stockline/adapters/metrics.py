@@ -1,0 +1,71 @@
+"""Prometheus metrics of a stockline process, in one registry. No label per SKU or node."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+from stockline.service_layer.process_batch import BatchReport
+
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+_AGE_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600, 86400)
+_BATCH_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2000, 5000)
+
+
+class Metrics:
+    """The worker's metrics; `observe` records one processed batch."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.events = Counter(
+            "stockline_events",
+            "Events consumed, by event_type and outcome "
+            "(applied, duplicate, redelivered, rejected)",
+            ["type", "outcome"],
+            registry=r,
+        )
+        self.apply_seconds = Histogram(
+            "stockline_apply_seconds",
+            "Time to apply one batch to the Redis ledger (one pipelined round trip)",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.event_age = Histogram(
+            "stockline_event_age_seconds",
+            "Age of an event when applied: now - occurred_at",
+            buckets=_AGE_BUCKETS,
+            registry=r,
+        )
+        self.batch_size = Histogram(
+            "stockline_batch_records", "Records per batch", buckets=_BATCH_BUCKETS, registry=r
+        )
+        self.dlq = Counter(
+            "stockline_dlq_writes", "Messages written to the DLQ, by reason", ["reason"], registry=r
+        )
+        self.atp_messages = Counter(
+            "stockline_atp_messages", "Snapshots published to inventory.atp", registry=r
+        )
+        self.negative_on_hand = Counter(
+            "stockline_negative_on_hand_anomalies",
+            "Times a node's on_hand of a SKU went below zero",
+            registry=r,
+        )
+        self.redis_errors = Counter(
+            "stockline_redis_errors", "Redis calls that failed (then retried)", registry=r
+        )
+
+    def observe(self, report: BatchReport) -> None:
+        for (event_type, outcome), n in report.by_type_outcome.items():
+            self.events.labels(type=event_type, outcome=outcome).inc(n)
+        for reason, n in report.dlq_reasons.items():
+            self.dlq.labels(reason=reason).inc(n)
+        for age in report.event_ages_s:
+            self.event_age.observe(age)
+        self.batch_size.observe(report.records)
+        self.apply_seconds.observe(report.apply_seconds)
+        self.atp_messages.inc(report.atp_messages)
+        self.negative_on_hand.inc(report.went_negative)
+
+    def render(self) -> bytes:
+        """The text exposition format, for `/metrics`."""
+        return generate_latest(self.registry)

@@ -1,0 +1,100 @@
+"""The `stockline` command. Entry points only; the work happens in bootstrap and adapters."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from stockline.settings import Settings
+
+
+def _topics(settings: Settings, _: argparse.Namespace) -> int:
+    from stockline.adapters.kafka.topics import ensure_topics
+
+    created, present = asyncio.run(_reachable_kafka(settings, ensure_topics(settings)))
+    for name in created:
+        print(f"created  {name}")
+    for name in present:
+        print(f"present  {name}")
+    return 0
+
+
+async def _reachable_kafka(settings: Settings, work):  # type: ignore[no-untyped-def]
+    from aiokafka.errors import KafkaConnectionError
+
+    try:
+        return await work
+    except KafkaConnectionError as exc:
+        raise SystemExit(
+            f"stockline: cannot reach Kafka at {settings.kafka_bootstrap} "
+            f"(STOCKLINE_KAFKA_BOOTSTRAP): {exc}"
+        ) from exc
+
+
+def _check_redis(settings: Settings) -> None:
+    from redis import Redis
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    try:
+        Redis.from_url(settings.redis_url, socket_connect_timeout=5).ping()
+    except RedisConnectionError as exc:
+        raise SystemExit(
+            f"stockline: cannot reach Redis at {settings.redis_url} (STOCKLINE_REDIS_URL): {exc}"
+        ) from exc
+
+
+def _worker(settings: Settings, args: argparse.Namespace) -> int:
+    import faust
+
+    from stockline.adapters.kafka.topics import ensure_topics
+    from stockline.bootstrap import build_worker
+
+    _check_redis(settings)
+    asyncio.run(_reachable_kafka(settings, ensure_topics(settings)))
+    worker = build_worker(settings)
+    faust.Worker(worker.app, loglevel=args.loglevel, quiet=True).execute_from_commandline()
+    return 0
+
+
+def _demo(settings: Settings, args: argparse.Namespace) -> int:
+    from stockline.demo import run_demo
+
+    return asyncio.run(_reachable_kafka(settings, run_demo(settings, sku=args.sku)))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="stockline",
+        description="Inventory visibility: fold warehouse and order events from Kafka into a "
+        "per-node stock ledger in Redis and publish available-to-promise. "
+        "Settings come from STOCKLINE_* environment variables (see README).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser(
+        "topics", help="create the input, ATP, DLQ and signal topics (idempotent)"
+    ).set_defaults(run=_topics)
+    worker = sub.add_parser(
+        "worker", help="run a ledger worker (joins the consumer group; run more to scale out)"
+    )
+    worker.add_argument("--loglevel", default="warning", choices=["debug", "info", "warning"])
+    worker.set_defaults(run=_worker)
+    demo = sub.add_parser(
+        "demo", help="publish a short story of events for one SKU and print ATP as it changes"
+    )
+    demo.add_argument("--sku", default="SKU-DEMO-1")
+    demo.set_defaults(run=_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings()
+    return int(args.run(settings, args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,132 @@
+"""The life of a batch of events, top to bottom:
+
+decode -> dead-letter the rejects -> apply to the ledger (one atomic step per SKU)
+-> record the applied watermarks -> publish one ATP snapshot per changed SKU.
+The caller acknowledges the Kafka offsets only after `LedgerPipeline.process` returns,
+so a crash anywhere in between redelivers the batch, and redelivery changes nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from stockline.contracts.codec import Rejection, decode
+from stockline.contracts.outbound import AtpMessage, NodeAtp, as_of, dlq_headers
+from stockline.domain.events import event_type_of
+from stockline.domain.ledger import Outcome
+from stockline.service_layer.ports import (
+    DeadLetter,
+    Delivery,
+    LedgerStore,
+    Publisher,
+    RawRecord,
+    SkuSnapshot,
+    TopicPartition,
+)
+
+REJECTED = "rejected"
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def no_safety_stock(node_id: str, sku: str) -> int:
+    return 0
+
+
+@dataclass(slots=True)
+class BatchReport:
+    """What one batch did, for metrics and logs."""
+
+    records: int = 0
+    by_type_outcome: Counter[tuple[str, str]] = field(default_factory=Counter)
+    dlq_reasons: Counter[str] = field(default_factory=Counter)
+    event_ages_s: list[float] = field(default_factory=list)
+    apply_seconds: float = 0.0
+    atp_messages: int = 0
+    went_negative: int = 0
+
+
+@dataclass
+class LedgerPipeline:
+    """The stream worker's use case over its ports; no Kafka or Redis client in sight."""
+
+    store: LedgerStore
+    publisher: Publisher
+    retention_us: int
+    clock: Callable[[], int] = now_us
+    safety_stock: Callable[[str, str], int] = no_safety_stock
+
+    async def process(self, records: Sequence[RawRecord]) -> BatchReport:
+        """Process a batch once its records are read; idempotent, so safe to repeat."""
+        now = self.clock()
+        report = BatchReport(records=len(records))
+        deliveries, rejects = self._decode(records, now, report)
+        if rejects:
+            await self.publisher.dead_letter(rejects)
+        started = time.perf_counter()
+        result = await self.store.apply(deliveries, now)
+        report.apply_seconds = time.perf_counter() - started
+        await self.store.record_watermarks(_highest_offsets(records))
+        if result.snapshots:
+            await self.publisher.publish_atp([self._atp(s, now) for s in result.snapshots])
+        self._count(deliveries, result.outcomes, now, report)
+        report.atp_messages = len(result.snapshots)
+        report.went_negative = result.went_negative
+        return report
+
+    def _decode(
+        self, records: Sequence[RawRecord], now: int, report: BatchReport
+    ) -> tuple[list[Delivery], list[DeadLetter]]:
+        deliveries: list[Delivery] = []
+        rejects: list[DeadLetter] = []
+        for r in records:
+            decoded = decode(r.value or b"", r.key, now_us=now, retention_us=self.retention_us)
+            if isinstance(decoded, Rejection):
+                rejects.append((r, dlq_headers(decoded, r.topic, r.partition, r.offset)))
+                report.dlq_reasons[decoded.reason.value] += 1
+                report.by_type_outcome["unknown", REJECTED] += 1
+            else:
+                deliveries.append(Delivery(decoded, r.topic, r.partition, r.offset))
+        return deliveries, rejects
+
+    def _atp(self, snapshot: SkuSnapshot, now: int) -> tuple[str, bytes]:
+        nodes = {}
+        for node_id, stock in snapshot.nodes.items():
+            safety = self.safety_stock(node_id, snapshot.sku)
+            nodes[node_id] = NodeAtp(
+                atp=stock.atp(safety),
+                on_hand=stock.on_hand,
+                reserved=stock.reserved,
+                inbound=stock.inbound,
+                safety_stock=safety,
+            )
+        message = AtpMessage(
+            sku=snapshot.sku,
+            version=snapshot.version,
+            as_of=as_of(now),
+            network_atp=sum(n.atp for n in nodes.values()),
+            nodes=nodes,
+        )
+        return snapshot.sku, message.to_bytes()
+
+    @staticmethod
+    def _count(
+        deliveries: list[Delivery], outcomes: list[Outcome], now: int, report: BatchReport
+    ) -> None:
+        for delivery, outcome in zip(deliveries, outcomes, strict=True):
+            report.by_type_outcome[event_type_of(delivery.event), outcome.value] += 1
+            if outcome is Outcome.APPLIED:
+                report.event_ages_s.append((now - delivery.event.occurred_us) / 1e6)
+
+
+def _highest_offsets(records: Sequence[RawRecord]) -> dict[TopicPartition, int]:
+    highest: dict[TopicPartition, int] = {}
+    for r in records:
+        tp = (r.topic, r.partition)
+        highest[tp] = max(r.offset, highest.get(tp, -1))
+    return highest

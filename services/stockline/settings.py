@@ -1,0 +1,49 @@
+"""Configuration: one frozen object, read from STOCKLINE_* environment variables."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+INPUT_TOPICS = (
+    "inventory.receipts",
+    "inventory.picks",
+    "inventory.cycle-counts",
+    "inventory.orders",
+    "inventory.adjustments",
+    "inventory.transfers",
+)
+
+
+class Settings(BaseSettings):
+    """Every knob of a stockline process. Defaults run against the local stack."""
+
+    model_config = SettingsConfigDict(env_prefix="STOCKLINE_", frozen=True, extra="ignore")
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    key_prefix: str = Field("stockline", pattern=r"^[A-Za-z0-9._:-]{1,64}$")
+    consumer_group: str = "stockline-ledger"
+
+    input_topics: tuple[str, ...] = INPUT_TOPICS
+    atp_topic: str = "inventory.atp"
+    dlq_topic: str = "inventory.dlq"
+    reorder_topic: str = "inventory.signals.reorder"
+    rebalance_topic: str = "inventory.signals.rebalance"
+    partitions: int = Field(6, ge=1, le=1024)
+    replication_factor: int = Field(1, ge=1, le=16)
+
+    retention_days: float = Field(7.0, gt=0)
+    batch_max: int = Field(2000, ge=1, le=100_000)
+    batch_within_s: float = Field(0.02, gt=0, le=10)
+
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(6066, ge=0, le=65535)
+
+    @property
+    def retention_us(self) -> int:
+        return int(self.retention_days * 86_400 * 1_000_000)
+
+    @property
+    def output_topics(self) -> tuple[str, ...]:
+        return (self.atp_topic, self.dlq_topic, self.reorder_topic, self.rebalance_topic)

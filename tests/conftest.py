@@ -1,0 +1,79 @@
+"""Shared fixtures: a real Kafka broker and a real Redis for tests marked `kafka`/`redis`.
+
+When a Docker engine answers, testcontainers starts both; otherwise the local stack
+(deploy/local/stack.sh) is started, or reused when already up. Either way the services
+are real: integration tests never fake Kafka or Redis.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+from stockline.adapters.redis.keys import Keys
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Stack:
+    redis_url: str
+    kafka_bootstrap: str
+
+
+def _docker_answers() -> bool:
+    if os.environ.get("STOCKLINE_TEST_NO_DOCKER") or shutil.which("docker") is None:
+        return False
+    try:
+        probe = subprocess.run(["docker", "info"], capture_output=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return probe.returncode == 0
+
+
+def _containers() -> Iterator[Stack]:
+    from testcontainers.community.kafka import KafkaContainer
+    from testcontainers.community.redis import RedisContainer
+
+    with RedisContainer("redis:7.2") as redis, KafkaContainer().with_kraft() as kafka:
+        host, port = redis.get_container_host_ip(), redis.get_exposed_port(6379)
+        yield Stack(f"redis://{host}:{port}/0", kafka.get_bootstrap_server())
+
+
+def _local_stack() -> Iterator[Stack]:
+    subprocess.run([str(ROOT / "deploy/local/stack.sh"), "up"], check=True, timeout=600)
+    redis_port = os.environ.get("STOCKLINE_REDIS_PORT", "6379")
+    kafka_port = os.environ.get("STOCKLINE_KAFKA_PORT", "9092")
+    yield Stack(f"redis://127.0.0.1:{redis_port}/0", f"127.0.0.1:{kafka_port}")
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    """The real services; started once per test session."""
+    if _docker_answers():
+        yield from _containers()
+    else:
+        yield from _local_stack()
+
+
+@pytest.fixture
+def keys() -> Keys:
+    """A key namespace of this test's own, so tests never see each other's ledgers."""
+    return Keys(f"test-{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture
+async def redis_client(stack: Stack, keys: Keys) -> AsyncIterator[Redis]:
+    client = Redis.from_url(stack.redis_url, decode_responses=True)
+    yield client
+    async for key in client.scan_iter(match=f"{keys.prefix}:*", count=1000):
+        await client.unlink(key)
+    await client.aclose()
