@@ -1,0 +1,200 @@
+"""Inbound event wire models (schema_version 1), one per `event_type`, as a tagged union.
+
+The rules are those of DESIGN.md section 2. Decisions a publisher must know:
+
+- Unknown extra fields are ignored, not rejected: publishers may add tracing or
+  debugging fields without a schema change. They are not carried into the domain event.
+- Integers are strict: `"5"`, `5.0` and `true` are not integers.
+- `occurred_at` and `eta` need an explicit offset (see `stockline.contracts.rfc3339`);
+  times before 1970 are refused so that microsecond times stay exact in Redis/Lua.
+- `eta` is kept as the text the publisher sent; `occurred_at` becomes `occurred_us`.
+
+Use `stockline.contracts.codec.decode` rather than these models directly: it adds the
+checks that need the message key and the clock, and maps failures to DLQ reasons.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Final, Literal, cast
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    StringConstraints,
+    TypeAdapter,
+    WithJsonSchema,
+)
+
+from stockline.contracts import rfc3339
+from stockline.domain.events import EVENT_TYPES, AdjustmentReason, InventoryEvent
+
+CODE_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
+MAX_QTY: Final = 1_000_000
+MAX_COUNTED_QTY: Final = 10**9
+MAX_DELTA: Final = 1_000_000
+
+
+def _strict_int(value: object) -> object:
+    """Refuse bools and floats before `Literal[1]` compares them equal to 1."""
+    if type(value) is not int:
+        raise ValueError("must be the integer 1")
+    return value
+
+
+def _non_zero(value: int) -> int:
+    if value == 0:
+        raise ValueError("must be non-zero")
+    return value
+
+
+Id = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+Source = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Code = Annotated[str, StringConstraints(pattern=CODE_PATTERN)]
+Qty = Annotated[int, Field(ge=1, le=MAX_QTY)]
+CountedQty = Annotated[int, Field(ge=0, le=MAX_COUNTED_QTY)]
+Delta = Annotated[
+    int,
+    Field(ge=-MAX_DELTA, le=MAX_DELTA, json_schema_extra={"not": {"const": 0}}),
+    AfterValidator(_non_zero),
+]
+SchemaVersion = Annotated[Literal[1], BeforeValidator(_strict_int)]
+Timestamp = Annotated[datetime, PlainValidator(rfc3339.parse), WithJsonSchema(rfc3339.JSON_SCHEMA)]
+TimestampText = Annotated[
+    str, PlainValidator(rfc3339.check_text), WithJsonSchema(rfc3339.JSON_SCHEMA)
+]
+
+
+class EventModel(BaseModel):
+    """Fields common to every event type."""
+
+    model_config = ConfigDict(
+        strict=True,
+        frozen=True,
+        extra="ignore",
+        model_title_generator=lambda cls: cls.__name__.removesuffix("Model"),
+    )
+
+    event_id: Id
+    event_type: str
+    schema_version: SchemaVersion
+    occurred_at: Timestamp
+    source: Source
+    node_id: Code
+    sku: Code
+
+    def to_domain(self) -> InventoryEvent:
+        """The frozen domain event; `occurred_at` becomes exact `occurred_us`."""
+        values: dict[str, Any] = dict(self.__dict__)
+        del values["event_type"], values["schema_version"], values["occurred_at"]
+        occurred_us = rfc3339.to_epoch_us(self.occurred_at)
+        domain = EVENT_TYPES[self.event_type](occurred_us=occurred_us, **values)
+        return cast(InventoryEvent, domain)
+
+
+class ReceiptModel(EventModel):
+    """Goods received at node_id: on_hand += qty; with asn_id, that ASN's inbound is consumed."""
+
+    event_type: Literal["receipt"]
+    qty: Qty
+    asn_id: Id | None = None
+
+
+class PickModel(EventModel):
+    """Goods picked at node_id: on_hand -= qty; with order_id, the line's reservation is used."""
+
+    event_type: Literal["pick"]
+    qty: Qty
+    order_id: Id | None = None
+
+
+class CycleCountModel(EventModel):
+    """A physical count: on_hand is re-based to counted_qty as of occurred_at."""
+
+    event_type: Literal["cycle_count"]
+    counted_qty: CountedQty
+
+
+class OrderPlacedModel(EventModel):
+    """An order line (order_id, node_id, sku) reserves qty."""
+
+    event_type: Literal["order_placed"]
+    qty: Qty
+    order_id: Id
+
+
+class OrderCancelledModel(EventModel):
+    """The order line (order_id, node_id, sku) is cancelled; its reservation is released."""
+
+    event_type: Literal["order_cancelled"]
+    order_id: Id
+
+
+class AdjustmentModel(EventModel):
+    """A manual correction: on_hand += delta."""
+
+    event_type: Literal["adjustment"]
+    delta: Delta
+    reason: AdjustmentReason
+
+
+class InboundExpectedModel(EventModel):
+    """Supply in transit to node_id (e.g. an ASN): inbound += qty."""
+
+    event_type: Literal["inbound_expected"]
+    qty: Qty
+    asn_id: Id
+    eta: TimestampText | None = None
+
+
+class TransferShippedModel(EventModel):
+    """Stock leaves node_id for to_node: on_hand -= qty here, inbound += qty there."""
+
+    event_type: Literal["transfer_shipped"]
+    qty: Qty
+    transfer_id: Id
+    to_node: Code
+
+
+class TransferReceivedModel(EventModel):
+    """Stock from from_node arrives: on_hand += qty, the transfer's inbound is consumed."""
+
+    event_type: Literal["transfer_received"]
+    qty: Qty
+    transfer_id: Id
+    from_node: Code
+
+
+EventMessage = Annotated[
+    ReceiptModel
+    | PickModel
+    | CycleCountModel
+    | OrderPlacedModel
+    | OrderCancelledModel
+    | AdjustmentModel
+    | InboundExpectedModel
+    | TransferShippedModel
+    | TransferReceivedModel,
+    Field(discriminator="event_type"),
+]
+"""Any inbound event, selected by its `event_type`."""
+
+EVENT_MODELS: Final[dict[str, type[EventModel]]] = {
+    "receipt": ReceiptModel,
+    "pick": PickModel,
+    "cycle_count": CycleCountModel,
+    "order_placed": OrderPlacedModel,
+    "order_cancelled": OrderCancelledModel,
+    "adjustment": AdjustmentModel,
+    "inbound_expected": InboundExpectedModel,
+    "transfer_shipped": TransferShippedModel,
+    "transfer_received": TransferReceivedModel,
+}
+"""Wire `event_type` -> model; the keys equal those of `domain.events.EVENT_TYPES`."""
+
+EVENT_ADAPTER: Final[TypeAdapter[EventMessage]] = TypeAdapter(EventMessage)
+"""Built once at import; `validate_json(raw_bytes)` is the hot-path entry."""

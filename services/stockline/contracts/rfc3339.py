@@ -1,0 +1,59 @@
+"""RFC 3339 timestamps on the wire, exact integer microseconds inside.
+
+Accepted: `YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM)`, `T`/`Z` in either case. An offset is
+required (a naive time is ambiguous across sites). Fractions beyond microseconds are truncated.
+Times before 1970-01-01T00:00:00Z are refused: microseconds since the epoch must stay exact
+in a Lua double, and a pre-epoch time from a warehouse system is a defaulted field, not data.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+PATTERN: Final = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
+"""The shape check, also published as the JSON Schema `pattern` of time fields."""
+
+JSON_SCHEMA: Final[dict[str, Any]] = {"type": "string", "format": "date-time", "pattern": PATTERN}
+
+EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_US: Final = timedelta(microseconds=1)
+_SHAPE: Final = re.compile(PATTERN)
+_HINT: Final = "must be RFC 3339 with a UTC offset, e.g. 2026-11-25T10:00:00Z"
+
+
+def parse(value: object) -> datetime:
+    """An aware datetime from RFC 3339 text; ValueError naming the rule otherwise."""
+    if not isinstance(value, str) or not _SHAPE.fullmatch(value):
+        raise ValueError(_HINT)
+    try:
+        parsed = datetime.fromisoformat(value.upper())
+    except ValueError as exc:
+        raise ValueError(f"{_HINT} ({exc})") from None
+    if parsed < EPOCH:
+        raise ValueError("must not be before 1970-01-01T00:00:00Z")
+    return parsed
+
+
+def check_text(value: str) -> str:
+    """`value` unchanged if it is valid RFC 3339 (see `parse`)."""
+    parse(value)
+    return value
+
+
+def to_epoch_us(moment: datetime) -> int:
+    """Exact integer microseconds since the Unix epoch of an aware datetime."""
+    return (moment - EPOCH) // _ONE_US
+
+
+def render_utc(epoch_us: int) -> str:
+    """RFC 3339 in UTC with `Z`; the microsecond fraction appears only when non-zero."""
+    moment = EPOCH + timedelta(microseconds=epoch_us)
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    if moment.microsecond:
+        text += f".{moment.microsecond:06d}"
+    return text + "Z"
