@@ -77,3 +77,19 @@ async def redis_client(stack: Stack, keys: Keys) -> AsyncIterator[Redis]:
     async for key in client.scan_iter(match=f"{keys.prefix}:*", count=1000):
         await client.unlink(key)
     await client.aclose()
+
+
+_FIGURES: dict[str, str] = {}
+
+
+@pytest.fixture
+def figures() -> dict[str, str]:
+    """Measured figures a test reports; printed at the end of the run."""
+    return _FIGURES
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _FIGURES:
+        terminalreporter.section("stockline figures")
+        for name, value in _FIGURES.items():
+            terminalreporter.write_line(f"{name}: {value}")

@@ -35,7 +35,9 @@ def build_worker(settings: Settings) -> LedgerWorker:
     store = RedisLedgerStore(
         redis_client(settings), keys=Keys(settings.key_prefix), retention_us=settings.retention_us
     )
-    publisher = KafkaPublisher(app.producer, atp_topic=settings.atp_topic, dlq_topic=settings.dlq_topic)
+    publisher = KafkaPublisher(
+        app.producer, atp_topic=settings.atp_topic, dlq_topic=settings.dlq_topic
+    )
     pipeline = LedgerPipeline(store, publisher, settings.retention_us)
     metrics = Metrics()
     app.watermark_source = store.watermarks

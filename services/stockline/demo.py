@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 import uuid
@@ -39,29 +38,48 @@ def story(sku: str, start_us: int) -> list[tuple[str, Event]]:
     run = uuid.uuid4().hex[:8]
 
     def at(step: int) -> dict[str, object]:
-        return {"event_id": f"demo-{run}-{step}", "occurred_us": start_us + step * 1_000_000,
-                "source": "demo", "sku": sku}
+        return {
+            "event_id": f"demo-{run}-{step}",
+            "occurred_us": start_us + step * 1_000_000,
+            "source": "demo",
+            "sku": sku,
+        }
 
     return [
         ("DC-EAST receives 120", Receipt(**at(1), node_id="DC-EAST", qty=120)),
-        ("a storefront order reserves 30 at DC-EAST",
-         OrderPlaced(**at(2), node_id="DC-EAST", qty=30, order_id=f"SO-{run}")),
+        (
+            "a storefront order reserves 30 at DC-EAST",
+            OrderPlaced(**at(2), node_id="DC-EAST", qty=30, order_id=f"SO-{run}"),
+        ),
         ("the order is picked", Pick(**at(3), node_id="DC-EAST", qty=30, order_id=f"SO-{run}")),
-        ("DC-EAST ships 40 to STORE-12",
-         TransferShipped(**at(4), node_id="DC-EAST", qty=40, transfer_id=f"TR-{run}",
-                         to_node="STORE-12")),
-        ("STORE-12 receives the transfer",
-         TransferReceived(**at(5), node_id="STORE-12", qty=40, transfer_id=f"TR-{run}",
-                          from_node="DC-EAST")),
-        ("a cycle count finds 45 at DC-EAST", CycleCount(**at(6), node_id="DC-EAST", counted_qty=45)),
-        ("an ASN announces 200 inbound to DC-EAST",
-         InboundExpected(**at(7), node_id="DC-EAST", qty=200, asn_id=f"ASN-{run}")),
+        (
+            "DC-EAST ships 40 to STORE-12",
+            TransferShipped(
+                **at(4), node_id="DC-EAST", qty=40, transfer_id=f"TR-{run}", to_node="STORE-12"
+            ),
+        ),
+        (
+            "STORE-12 receives the transfer",
+            TransferReceived(
+                **at(5), node_id="STORE-12", qty=40, transfer_id=f"TR-{run}", from_node="DC-EAST"
+            ),
+        ),
+        (
+            "a cycle count finds 45 at DC-EAST",
+            CycleCount(**at(6), node_id="DC-EAST", counted_qty=45),
+        ),
+        (
+            "an ASN announces 200 inbound to DC-EAST",
+            InboundExpected(**at(7), node_id="DC-EAST", qty=200, asn_id=f"ASN-{run}"),
+        ),
     ]  # type: ignore[arg-type]
 
 
 async def run_demo(settings: Settings, *, sku: str) -> int:
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False
+    )
     await producer.start()
     await consumer.start()
     try:
@@ -87,7 +105,9 @@ async def _seek_to_end(consumer: AIOKafkaConsumer, topic: str) -> None:
     await consumer.seek_to_end(*tps)
 
 
-async def _print_next_atp(consumer: AIOKafkaConsumer, sku: str, after: int, timeout: float = 30) -> int:
+async def _print_next_atp(
+    consumer: AIOKafkaConsumer, sku: str, after: int, timeout: float = 30
+) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         batch = await consumer.getmany(timeout_ms=500)
@@ -101,4 +121,6 @@ async def _print_next_atp(consumer: AIOKafkaConsumer, sku: str, after: int, time
                 )
                 print(f"  ATP v{message['version']}: network {message['network_atp']} | {nodes}")
                 return int(message["version"])
-    raise SystemExit(f"stockline demo: no ATP update for {sku} within {timeout:.0f}s — is a worker running?")
+    raise SystemExit(
+        f"stockline demo: no ATP update for {sku} within {timeout:.0f}s — is a worker running?"
+    )

@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     batch_max: int = Field(2000, ge=1, le=100_000)
     batch_within_s: float = Field(0.02, gt=0, le=10)
 
+    session_timeout_s: float = Field(10.0, ge=6, le=300)
+    """How soon a crashed worker's partitions move to a live one (Kafka group session)."""
+
     web_host: str = "127.0.0.1"
     web_port: int = Field(6066, ge=0, le=65535)
 

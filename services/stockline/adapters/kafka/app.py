@@ -58,6 +58,8 @@ def create_app(settings: Settings) -> LedgerApp:
         producer_acks=-1,
         producer_linger_ms=2,
         broker_commit_interval=1.0,
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=settings.session_timeout_s / 4,
         web_host=settings.web_host,
         web_port=settings.web_port,
     )

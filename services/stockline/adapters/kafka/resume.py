@@ -4,7 +4,8 @@ Kafka's committed offset says what the group acknowledged; Redis' watermark says
 ledger really holds. They agree unless Redis lost its tail (a restart with AOF `everysec`
 drops up to a second of writes). Then the worker must replay from the watermark instead of
 skipping what Redis forgot; events Redis still has come back as redelivered and change
-nothing.
+nothing. A partition Kafka has committed but Redis has no watermark for at all (Redis lost
+everything, or a new key prefix) is replayed from its start.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ WatermarkSource = Callable[[Sequence[TopicPartition]], Awaitable[dict[TopicParti
 
 def rewind_target(committed: int | None, watermark: int | None) -> int | None:
     """The offset to resume from instead of `committed`, or None to keep it."""
-    if committed is None or committed < 0 or watermark is None:
+    if committed is None or committed <= 0:
         return None
-    return watermark + 1 if watermark + 1 < committed else None
+    applied = -1 if watermark is None else watermark
+    return applied + 1 if applied + 1 < committed else None
 
 
 def install_watermark_resume(consumer: Any, watermarks: WatermarkSource) -> None:
@@ -41,7 +43,11 @@ def install_watermark_resume(consumer: Any, watermarks: WatermarkSource) -> None
                 log.warning(
                     "Redis has applied %s[%d] only up to offset %d but Kafka committed %d: "
                     "replaying from %d",
-                    tp.topic, tp.partition, target - 1, offset, target,
+                    tp.topic,
+                    tp.partition,
+                    target - 1,
+                    offset,
+                    target,
                 )
                 await consumer._seek(tp, target)
                 committed[tp] = target

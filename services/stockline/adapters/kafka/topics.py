@@ -27,7 +27,9 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
     retention = {"retention.ms": str(int(settings.retention_days * 86_400_000))}
     specs = [TopicSpec(t, settings.partitions, retention) for t in settings.input_topics]
     specs.append(TopicSpec(settings.atp_topic, settings.partitions, {"cleanup.policy": "compact"}))
-    specs.append(TopicSpec(settings.dlq_topic, settings.partitions, {"retention.ms": str(4 * _WEEK_MS)}))
+    specs.append(
+        TopicSpec(settings.dlq_topic, settings.partitions, {"retention.ms": str(4 * _WEEK_MS)})
+    )
     for topic in (settings.reorder_topic, settings.rebalance_topic):
         specs.append(TopicSpec(topic, settings.partitions, retention))
     return specs
@@ -45,7 +47,9 @@ async def ensure_topics(settings: Settings) -> tuple[list[str], list[str]]:
         if missing:
             await admin.create_topics(
                 [
-                    NewTopic(s.name, s.partitions, settings.replication_factor, topic_configs=s.config)
+                    NewTopic(
+                        s.name, s.partitions, settings.replication_factor, topic_configs=s.config
+                    )
                     for s in missing
                 ]
             )

@@ -1,0 +1,116 @@
+"""Events of every type through a real broker, a real worker process and a real Redis."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from stockline.adapters.redis.store import RedisLedgerStore
+from stockline.domain.events import (
+    Adjustment,
+    AdjustmentReason,
+    CycleCount,
+    Event,
+    InboundExpected,
+    OrderCancelled,
+    OrderPlaced,
+    Pick,
+    Receipt,
+    TransferReceived,
+    TransferShipped,
+)
+from stockline.domain.ledger import NodeStock
+from tests.integration.conftest import spawn
+from tests.integration.harness import (
+    Producer,
+    WorkerProcess,
+    World,
+    eventually,
+    metric_value,
+    read_topic,
+    scrape,
+)
+
+pytestmark = [pytest.mark.kafka, pytest.mark.redis]
+
+
+def story(sku: str, t0: int) -> list[Event]:
+    """Every event type on one SKU across a DC and a store; quantities worked out below."""
+
+    def at(n: int, node: str) -> dict[str, object]:
+        return {
+            "event_id": f"{sku}-{n}",
+            "occurred_us": t0 + n * 1_000_000,
+            "source": "it",
+            "node_id": node,
+            "sku": sku,
+        }
+
+    return [  # type: ignore[arg-type]
+        InboundExpected(**at(1, "DC-1"), qty=100, asn_id="ASN-1"),  # DC-1 inbound 100
+        Receipt(**at(2, "DC-1"), qty=60, asn_id="ASN-1"),  # on_hand 60, inbound 40
+        OrderPlaced(**at(3, "DC-1"), qty=10, order_id="O-1"),  # reserved 10
+        Pick(**at(4, "DC-1"), qty=4, order_id="O-1"),  # on_hand 56, reserved 6
+        OrderPlaced(**at(5, "DC-1"), qty=7, order_id="O-2"),  # reserved 13
+        OrderCancelled(**at(6, "DC-1"), order_id="O-2"),  # reserved 6
+        Adjustment(**at(7, "DC-1"), delta=-3, reason=AdjustmentReason.DAMAGED),  # on_hand 53
+        CycleCount(**at(8, "DC-1"), counted_qty=50),  # on_hand 50 as of t8
+        Receipt(**at(9, "DC-1"), qty=5),  # on_hand 55 (after count)
+        TransferShipped(**at(10, "DC-1"), qty=20, transfer_id="T-1", to_node="STORE-7"),
+        TransferReceived(**at(11, "STORE-7"), qty=15, transfer_id="T-1", from_node="DC-1"),
+    ]
+
+
+# DC-1: on_hand 55 - 20 shipped = 35; reserved 6; inbound 40 (ASN-1: 100 expected - 60)
+# STORE-7: on_hand 15; inbound 20 - 15 = 5; atp = on_hand - reserved
+EXPECTED = {"DC-1": NodeStock(35, 6, 40), "STORE-7": NodeStock(15, 0, 5)}
+
+
+async def test_every_event_type_reaches_the_ledger_and_inventory_atp(
+    world: World, workers: list[WorkerProcess], ledger: RedisLedgerStore, tmp_path: Path
+) -> None:
+    t0 = time.time_ns() // 1000 - 600_000_000
+    skus = [f"SKU-E2E-{world.run}-{i}" for i in range(3)]
+    await world.create_topics()
+    spawn(workers, world, tmp_path)
+    async with Producer(world) as producer:
+        for sku in skus:
+            await producer.events(story(sku, t0))
+            await producer.events(story(sku, t0)[:4])  # the WMS retried: duplicates
+
+    for sku in skus:
+        snapshot = await eventually(
+            lambda s=sku: ledger.snapshot(s), lambda s: s is not None and s.nodes == EXPECTED
+        )
+        assert snapshot is not None
+        assert dict(snapshot.nodes) == EXPECTED
+
+    records = await read_topic(world, "inventory.atp", expect=1, timeout=10)
+    latest: dict[str, dict[str, object]] = {}
+    for record in records:
+        message = json.loads(record.value)
+        assert record.key.decode() == message["sku"]
+        if message["version"] > latest.get(message["sku"], {"version": -1})["version"]:  # type: ignore[operator]
+            latest[message["sku"]] = message
+    for sku in skus:
+        redis_snapshot = await ledger.snapshot(sku)
+        assert redis_snapshot is not None
+        assert latest[sku]["version"] == redis_snapshot.version
+        assert latest[sku]["network_atp"] == (35 - 6) + 15
+        assert latest[sku]["nodes"] == {
+            "DC-1": {"atp": 29, "on_hand": 35, "reserved": 6, "inbound": 40, "safety_stock": 0},
+            "STORE-7": {"atp": 15, "on_hand": 15, "reserved": 0, "inbound": 5, "safety_stock": 0},
+        }
+
+    metrics = await scrape(workers[0])
+    applied = metric_value(
+        metrics, "stockline_events_total", type="transfer_received", outcome="applied"
+    )
+    assert applied == 3
+    assert metric_value(metrics, "stockline_events_total", type="receipt", outcome="duplicate") == 3
+    assert metric_value(metrics, "stockline_apply_seconds_count") >= 1
+    assert metric_value(metrics, "stockline_event_age_seconds_count") == 3 * len(story("x", t0))
+    assert metric_value(metrics, "stockline_atp_messages_total") >= 3
