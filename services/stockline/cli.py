@@ -6,9 +6,12 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
+from typing import TypeVar
 
 from stockline.settings import Settings
+
+T = TypeVar("T")
 
 
 def _topics(settings: Settings, _: argparse.Namespace) -> int:
@@ -22,7 +25,8 @@ def _topics(settings: Settings, _: argparse.Namespace) -> int:
     return 0
 
 
-async def _reachable_kafka(settings: Settings, work):  # type: ignore[no-untyped-def]
+async def _reachable_kafka(settings: Settings, work: Awaitable[T]) -> T:
+    """Await `work`, turning an unreachable broker into a message naming the address."""
     from aiokafka.errors import KafkaConnectionError
 
     try:

@@ -12,8 +12,8 @@ from aiokafka.structs import TopicPartition
 from stockline.contracts.codec import encode
 from stockline.domain.events import (
     CycleCount,
-    Event,
     InboundExpected,
+    InventoryEvent,
     OrderPlaced,
     Pick,
     Receipt,
@@ -22,7 +22,7 @@ from stockline.domain.events import (
 )
 from stockline.settings import Settings
 
-TOPIC_OF = {
+TOPIC_OF: dict[type[InventoryEvent], str] = {
     Receipt: "inventory.receipts",
     Pick: "inventory.picks",
     CycleCount: "inventory.cycle-counts",
@@ -33,46 +33,42 @@ TOPIC_OF = {
 }
 
 
-def story(sku: str, start_us: int) -> list[tuple[str, Event]]:
+def story(sku: str, start_us: int) -> list[tuple[str, InventoryEvent]]:
     """What happens to one SKU across a DC and a store, one step a second apart."""
     run = uuid.uuid4().hex[:8]
+    order, transfer = f"SO-{run}", f"TR-{run}"
 
-    def at(step: int) -> dict[str, object]:
-        return {
-            "event_id": f"demo-{run}-{step}",
-            "occurred_us": start_us + step * 1_000_000,
-            "source": "demo",
-            "sku": sku,
-        }
+    def eid(step: int) -> str:
+        return f"demo-{run}-{step}"
 
+    def at(step: int) -> int:
+        return start_us + step * 1_000_000
+
+    dc, store = "DC-EAST", "STORE-12"
     return [
-        ("DC-EAST receives 120", Receipt(**at(1), node_id="DC-EAST", qty=120)),
+        ("DC-EAST receives 120", Receipt(eid(1), at(1), "demo", dc, sku, qty=120)),
         (
             "a storefront order reserves 30 at DC-EAST",
-            OrderPlaced(**at(2), node_id="DC-EAST", qty=30, order_id=f"SO-{run}"),
+            OrderPlaced(eid(2), at(2), "demo", dc, sku, qty=30, order_id=order),
         ),
-        ("the order is picked", Pick(**at(3), node_id="DC-EAST", qty=30, order_id=f"SO-{run}")),
+        ("the order is picked", Pick(eid(3), at(3), "demo", dc, sku, qty=30, order_id=order)),
         (
             "DC-EAST ships 40 to STORE-12",
-            TransferShipped(
-                **at(4), node_id="DC-EAST", qty=40, transfer_id=f"TR-{run}", to_node="STORE-12"
-            ),
+            TransferShipped(eid(4), at(4), "demo", dc, sku, 40, transfer, to_node=store),
         ),
         (
             "STORE-12 receives the transfer",
-            TransferReceived(
-                **at(5), node_id="STORE-12", qty=40, transfer_id=f"TR-{run}", from_node="DC-EAST"
-            ),
+            TransferReceived(eid(5), at(5), "demo", store, sku, 40, transfer, from_node=dc),
         ),
         (
             "a cycle count finds 45 at DC-EAST",
-            CycleCount(**at(6), node_id="DC-EAST", counted_qty=45),
+            CycleCount(eid(6), at(6), "demo", dc, sku, counted_qty=45),
         ),
         (
             "an ASN announces 200 inbound to DC-EAST",
-            InboundExpected(**at(7), node_id="DC-EAST", qty=200, asn_id=f"ASN-{run}"),
+            InboundExpected(eid(7), at(7), "demo", dc, sku, qty=200, asn_id=f"ASN-{run}"),
         ),
-    ]  # type: ignore[arg-type]
+    ]
 
 
 async def run_demo(settings: Settings, *, sku: str) -> int:

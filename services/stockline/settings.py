@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tempfile
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -39,6 +41,9 @@ class Settings(BaseSettings):
 
     session_timeout_s: float = Field(10.0, ge=6, le=300)
     """How soon a crashed worker's partitions move to a live one (Kafka group session)."""
+
+    data_dir: str = Field(default_factory=lambda: f"{tempfile.gettempdir()}/stockline")
+    """Scratch space of the stream framework; the ledger itself lives only in Redis."""
 
     web_host: str = "127.0.0.1"
     web_port: int = Field(6066, ge=0, le=65535)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -29,7 +30,7 @@ ProcessBatch = Callable[[Sequence[RawRecord]], Awaitable[BatchReport]]
 _RETRYABLE = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
-class LedgerApp(faust.App):  # type: ignore[misc]
+class LedgerApp(faust.App):
     """A faust App whose consumer resumes from the Redis watermark when Redis is behind."""
 
     watermark_source: WatermarkSource | None = None
@@ -43,12 +44,14 @@ class LedgerApp(faust.App):  # type: ignore[misc]
 
 def create_app(settings: Settings) -> LedgerApp:
     """The app alone; `attach_pipeline` wires the agent once the pipeline exists."""
+    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
     servers = ";".join(f"kafka://{h.strip()}" for h in settings.kafka_bootstrap.split(","))
     return LedgerApp(
         settings.consumer_group,
         broker=servers,
         processing_guarantee="at_least_once",
         store="memory://",
+        datadir=f"{settings.data_dir}/{settings.consumer_group}",
         autodiscover=False,
         topic_partitions=settings.partitions,
         topic_replication_factor=settings.replication_factor,

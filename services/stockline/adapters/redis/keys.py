@@ -2,7 +2,8 @@
 
 A SKU's keys carry the `{sku}` hash tag, so they share one Redis Cluster slot and one
 script can touch them all. SKU and node ids cannot contain braces or `|` (DESIGN.md
-section 2), so the tag and the `|`-separated hash fields are unambiguous.
+section 2), so the tag is unambiguous, and so is a `|` after a node id: ids of nodes may
+contain `:`, and order, ASN and transfer ids are free text.
 """
 
 from __future__ import annotations
@@ -34,11 +35,11 @@ class Keys:
 
     def line(self, sku: str, node_id: str, order_id: str) -> str:
         """Hash: one order line's placed and picked sums and its cancelled flag."""
-        return f"{self.prefix}:{{{sku}}}:line:{node_id}:{order_id}"
+        return f"{self.prefix}:{{{sku}}}:line:{node_id}|{order_id}"
 
     def supply(self, sku: str, node_id: str, supply_id: str) -> str:
         """Hash: one inbound supply's (ASN or transfer) expected and received sums."""
-        return f"{self.prefix}:{{{sku}}}:supply:{node_id}:{supply_id}"
+        return f"{self.prefix}:{{{sku}}}:supply:{node_id}|{supply_id}"
 
     def watermarks(self) -> str:
         """Hash: per `topic|partition`, the offset below which every message is applied."""

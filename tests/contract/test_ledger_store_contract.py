@@ -1,0 +1,347 @@
+"""The LedgerStore contract: the same cases on the in-memory store and on Redis.
+
+Each subclass of LedgerStoreContract says how to make a fresh, empty store; every case
+must pass on each (eventsourcing's recorder test cases, one subclass per recorder).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from redis.asyncio import Redis
+from tests.conftest import Stack
+from tests.unit.domain.ledger_events import (
+    DC,
+    SKU,
+    STORE,
+    arrivals,
+    at,
+    cycle_count,
+    event_sets,
+    inbound_expected,
+    order_cancelled,
+    order_placed,
+    pick,
+    receipt,
+)
+from tests.unit.domain.reference import Stock, reference_fold
+
+from stockline.adapters.memory import MemoryLedgerStore
+from stockline.adapters.redis.keys import Keys
+from stockline.adapters.redis.store import RedisLedgerStore
+from stockline.domain.events import Event, InventoryEvent, event_type_of
+from stockline.domain.ledger import NodeStock, Outcome
+from stockline.service_layer.ports import Delivery, LedgerStore, SkuSnapshot
+
+NOW_US = at(60)  # a minute after the events: all of them well inside the retention window
+RETENTION_US = 7 * 86_400 * 10**6
+OTHER_SKU = "SKU-2"
+HUB = "hub-3"
+A, D, R = Outcome.APPLIED, Outcome.DUPLICATE, Outcome.REDELIVERED
+
+
+def topic_of(event: Event) -> str:
+    return f"inventory.{event_type_of(event)}"
+
+
+def delivery(event: InventoryEvent, offset: int, partition: int = 0) -> Delivery:
+    return Delivery(event, topic_of(event), partition, offset)
+
+
+def by_sku(snapshots: Iterable[SkuSnapshot]) -> dict[str, SkuSnapshot]:
+    snapshots = list(snapshots)
+    found = {snapshot.sku: snapshot for snapshot in snapshots}
+    assert len(found) == len(snapshots), "more than one snapshot of a SKU in one batch"
+    return found
+
+
+class LedgerStoreContract:
+    """Cases every LedgerStore passes. Not collected itself: its subclasses are."""
+
+    async def make_store(self) -> LedgerStore:
+        raise NotImplementedError
+
+    async def test_an_empty_batch_does_nothing(self) -> None:
+        store = await self.make_store()
+        result = await store.apply([], NOW_US)
+        assert (result.outcomes, result.snapshots, result.went_negative) == ([], [], 0)
+
+    async def test_a_batch_gives_an_outcome_per_delivery_in_delivery_order(self) -> None:
+        store = await self.make_store()
+        first = receipt(10, event_id="r-1")
+        result = await store.apply(
+            [
+                delivery(first, 0),
+                delivery(receipt(5, sku=OTHER_SKU), 1),
+                delivery(first, 2),  # published twice
+                delivery(pick(3), 0),
+            ],
+            NOW_US,
+        )
+        assert result.outcomes == [A, A, D, A]
+        # SKU-1: 10 - 3 = 7; SKU-2: 5
+        assert by_sku(result.snapshots) == {
+            SKU: SkuSnapshot(SKU, 1, {DC: NodeStock(on_hand=7)}),
+            OTHER_SKU: SkuSnapshot(OTHER_SKU, 1, {DC: NodeStock(on_hand=5)}),
+        }
+
+    async def test_a_redelivered_offset_republishes_the_sku_at_the_same_version(self) -> None:
+        store = await self.make_store()
+        batch = [delivery(receipt(10), 0), delivery(receipt(5), 1)]
+        first = await store.apply(batch, NOW_US)
+        assert first.snapshots == [SkuSnapshot(SKU, 1, {DC: NodeStock(on_hand=15)})]
+
+        # a worker crashed before committing offset 1: Kafka hands it over again
+        again = await store.apply(batch[1:], NOW_US)
+        assert again.outcomes == [R]
+        assert again.snapshots == first.snapshots
+        assert await store.snapshot(SKU) == first.snapshots[0]
+
+    async def test_a_replayed_batch_applies_only_the_offsets_not_applied_yet(self) -> None:
+        store = await self.make_store()
+        await store.apply([delivery(receipt(10), 0), delivery(receipt(5), 1)], NOW_US)
+        result = await store.apply(
+            [delivery(receipt(5), 1), delivery(receipt(1), 2), delivery(pick(4), 0)], NOW_US
+        )
+        # offset 1 was applied before (even with another event there, it is not read again)
+        assert result.outcomes == [R, A, A]
+        # 10 + 5 + 1 - 4 = 12
+        assert result.snapshots == [SkuSnapshot(SKU, 2, {DC: NodeStock(on_hand=12)})]
+
+    async def test_offsets_count_per_partition_and_per_sku(self) -> None:
+        store = await self.make_store()
+        await store.apply([delivery(receipt(10), 7)], NOW_US)
+        result = await store.apply(
+            [
+                delivery(receipt(1), 7, partition=1),  # same offset, another partition
+                delivery(receipt(2, sku=OTHER_SKU), 3),  # lower offset, another SKU
+            ],
+            NOW_US,
+        )
+        assert result.outcomes == [A, A]
+        assert by_sku(result.snapshots) == {
+            SKU: SkuSnapshot(SKU, 2, {DC: NodeStock(on_hand=11)}),
+            OTHER_SKU: SkuSnapshot(OTHER_SKU, 1, {DC: NodeStock(on_hand=2)}),
+        }
+
+    async def test_the_same_event_at_a_new_offset_is_a_duplicate_and_publishes_nothing(
+        self,
+    ) -> None:
+        store = await self.make_store()
+        event = receipt(10)
+        await store.apply([delivery(event, 0)], NOW_US)
+        result = await store.apply([delivery(event, 1)], NOW_US)
+        assert (result.outcomes, result.snapshots) == ([D], [])
+        assert await store.snapshot(SKU) == SkuSnapshot(SKU, 1, {DC: NodeStock(on_hand=10)})
+
+    async def test_the_version_rises_by_one_per_batch_that_changes_the_sku(self) -> None:
+        store = await self.make_store()
+        three = [delivery(receipt(10), 0), delivery(receipt(1), 1), delivery(pick(2), 0)]
+        assert [s.version for s in (await store.apply(three, NOW_US)).snapshots] == [1]
+        two = [delivery(receipt(1), 2), delivery(pick(2), 1)]
+        assert [s.version for s in (await store.apply(two, NOW_US)).snapshots] == [2]
+        # a batch of another SKU only leaves this SKU's version alone
+        await store.apply([delivery(receipt(1, sku=OTHER_SKU), 3)], NOW_US)
+        snapshot = await store.snapshot(SKU)
+        assert snapshot is not None
+        assert snapshot.version == 2
+
+    async def test_nothing_is_published_when_an_applied_batch_changes_no_stock(self) -> None:
+        store = await self.make_store()
+        await store.apply([delivery(cycle_count(4, t=5), 0)], NOW_US)
+        older = [delivery(cycle_count(9, t=2), 1), delivery(receipt(3, t=3), 0)]
+        result = await store.apply(older, NOW_US)
+        # both are older than the count at t=5: applied, yet on_hand stays 4
+        assert (result.outcomes, result.snapshots) == ([A, A], [])
+        assert await store.snapshot(SKU) == SkuSnapshot(SKU, 1, {DC: NodeStock(on_hand=4)})
+
+    async def test_changes_that_cancel_out_within_a_batch_publish_nothing(self) -> None:
+        store = await self.make_store()
+        await store.apply([delivery(receipt(10), 0)], NOW_US)
+        # +5 - 5 = 0: the batch is coalesced, and the SKU did not change
+        result = await store.apply([delivery(receipt(5), 1), delivery(pick(5), 0)], NOW_US)
+        assert (result.outcomes, result.snapshots) == ([A, A], [])
+
+    async def test_one_snapshot_per_changed_sku_with_every_node_of_it(self) -> None:
+        store = await self.make_store()
+        duplicate = receipt(1, sku="SKU-3")
+        await store.apply(
+            [delivery(receipt(4, node=STORE), 0), delivery(duplicate, 1)],
+            NOW_US,
+        )
+        result = await store.apply(
+            [
+                delivery(receipt(10), 2),
+                delivery(pick(1), 0),
+                delivery(order_placed(2, "o-1"), 0),
+                delivery(receipt(7, sku=OTHER_SKU), 3),
+                delivery(pick(3, sku=OTHER_SKU), 1),
+                delivery(duplicate, 4),
+            ],
+            NOW_US,
+        )
+        # SKU-1 changed at the dc only, yet its snapshot carries the store too
+        assert by_sku(result.snapshots) == {
+            SKU: SkuSnapshot(
+                SKU, 2, {DC: NodeStock(on_hand=9, reserved=2), STORE: NodeStock(on_hand=4)}
+            ),
+            OTHER_SKU: SkuSnapshot(OTHER_SKU, 1, {DC: NodeStock(on_hand=4)}),
+        }
+
+    async def test_went_negative_counts_nodes_whose_on_hand_drops_below_zero(self) -> None:
+        store = await self.make_store()
+        first = await store.apply([delivery(receipt(2), 0)], NOW_US)
+        assert first.went_negative == 0
+        result = await store.apply(
+            [
+                delivery(pick(3), 0),  # dc: 2 - 3 = -1
+                delivery(pick(1, node=STORE), 1),  # store: 0 - 1 = -1
+                delivery(receipt(5, node=HUB), 1),
+                delivery(pick(5, node=HUB), 2),  # hub: 5 - 5 = 0, not negative
+                delivery(pick(1, sku=OTHER_SKU), 3),  # SKU-2 at the dc: -1
+            ],
+            NOW_US,
+        )
+        assert result.went_negative == 3
+        # already negative: going further below zero is not a new anomaly
+        again = await store.apply([delivery(pick(1), 4)], NOW_US)
+        assert again.went_negative == 0
+
+    async def test_watermarks_never_go_down(self) -> None:
+        store = await self.make_store()
+        p0, p1, p2 = ("inventory.receipts", 0), ("inventory.receipts", 1), ("inventory.picks", 0)
+        await store.record_watermarks({p0: 5, p1: 3})
+        await store.record_watermarks({p0: 4, p1: 7})
+        await store.record_watermarks({})
+        assert await store.watermarks([p0, p1, p2]) == {p0: 5, p1: 7}
+        assert await store.watermarks([p2]) == {}
+        assert await store.watermarks([]) == {}
+
+    async def test_an_unknown_sku_has_no_snapshot(self) -> None:
+        store = await self.make_store()
+        await store.apply([delivery(receipt(1), 0)], NOW_US)
+        assert await store.snapshot("SKU-never-seen") is None
+        assert await store.snapshot(SKU) == SkuSnapshot(SKU, 1, {DC: NodeStock(on_hand=1)})
+
+    async def test_order_lines_of_nodes_whose_ids_share_a_prefix_stay_apart(self) -> None:
+        store = await self.make_store()
+        # node "dc:1" with order "7", and node "dc" with order "1:7": two different lines
+        await store.apply([delivery(order_placed(5, "7", node="dc:1"), 0)], NOW_US)
+        await store.apply([delivery(order_cancelled("1:7", node="dc"), 1)], NOW_US)
+        assert await store.snapshot(SKU) == SkuSnapshot(
+            SKU, 2, {"dc": NodeStock(), "dc:1": NodeStock(reserved=5)}
+        )
+
+    async def test_supplies_of_nodes_whose_ids_share_a_prefix_stay_apart(self) -> None:
+        store = await self.make_store()
+        # node "dc:asn:1" expects ASN "x"; node "dc" receives against ASN "1:asn:x"
+        await store.apply([delivery(inbound_expected(10, "x", node="dc:asn:1"), 0)], NOW_US)
+        await store.apply([delivery(receipt(4, node="dc", asn_id="1:asn:x"), 0)], NOW_US)
+        assert await store.snapshot(SKU) == SkuSnapshot(
+            SKU, 2, {"dc": NodeStock(on_hand=4), "dc:asn:1": NodeStock(inbound=10)}
+        )
+
+
+class TestMemoryLedgerStore(LedgerStoreContract):
+    async def make_store(self) -> LedgerStore:
+        return MemoryLedgerStore()
+
+
+@pytest.mark.redis
+class TestRedisLedgerStore(LedgerStoreContract):
+    @pytest.fixture(autouse=True)
+    def _redis(self, redis_client: Redis, keys: Keys) -> None:
+        self.redis, self.keys = redis_client, keys
+
+    async def make_store(self) -> LedgerStore:
+        return RedisLedgerStore(self.redis, keys=self.keys, retention_us=RETENTION_US)
+
+
+# Differential test: random events through a simulated Kafka log, on Redis, on memory and
+# through the reference fold.
+
+
+@st.composite
+def consumed_batches(draw: st.DrawFn) -> list[list[Delivery]]:
+    """Batches a consumer reads from one partition per topic: random event sets published
+    in any order, some events published twice (new offsets, so duplicates), and after
+    some batches a crash that rewinds the consumer a few messages (so redeliveries)."""
+    published = draw(arrivals(draw(event_sets(max_size=25))))
+    next_offset: dict[str, int] = defaultdict(int)
+    log = []
+    for event in published:
+        log.append(delivery(event, next_offset[topic_of(event)]))
+        next_offset[topic_of(event)] += 1
+    batches, position = [], 0
+    while position < len(log):
+        rewind = draw(st.integers(0, min(position, 4)))
+        size = draw(st.integers(1, 6))
+        batches.append(log[position - rewind : position + size])
+        position += size
+    return batches
+
+
+def expected_outcomes(
+    batch: Sequence[Delivery], consumed: set[tuple[str, int, int]], applied: set[str]
+) -> list[Outcome]:
+    """What a store must answer, given what was consumed and applied before."""
+    outcomes = []
+    for d in batch:
+        position = (d.topic, d.partition, d.offset)
+        if position in consumed:
+            outcomes.append(R)
+        elif d.event.event_id in applied:
+            outcomes.append(D)
+        else:
+            outcomes.append(A)
+            applied.add(d.event.event_id)
+        consumed.add(position)
+    return outcomes
+
+
+def stock_of(snapshot: SkuSnapshot | None) -> dict[str, Stock] | None:
+    if snapshot is None:
+        return None
+    return {node: (s.on_hand, s.reserved, s.inbound) for node, s in snapshot.nodes.items()}
+
+
+async def replay_on_redis_and_memory(redis_url: str, batches: list[list[Delivery]]) -> None:
+    client = Redis.from_url(redis_url, decode_responses=True)
+    keys = Keys(f"test-{uuid.uuid4().hex[:12]}")
+    try:
+        on_redis = RedisLedgerStore(client, keys=keys, retention_us=RETENTION_US)
+        on_memory = MemoryLedgerStore()
+        consumed: set[tuple[str, int, int]] = set()
+        applied: set[str] = set()
+        for batch in batches:
+            expected = expected_outcomes(batch, consumed, applied)
+            redis_result = await on_redis.apply(batch, NOW_US)
+            memory_result = await on_memory.apply(batch, NOW_US)
+            assert redis_result.outcomes == memory_result.outcomes == expected
+            assert by_sku(redis_result.snapshots) == by_sku(memory_result.snapshots)
+            assert redis_result.went_negative == memory_result.went_negative
+        reference = reference_fold(d.event for batch in batches for d in batch)
+        for sku, nodes in reference.items():
+            snapshot = await on_redis.snapshot(sku)
+            assert snapshot == await on_memory.snapshot(sku)
+            assert stock_of(snapshot) == nodes
+    finally:
+        async for key in client.scan_iter(match=f"{keys.prefix}:*", count=1000):
+            await client.unlink(key)
+        await client.aclose()
+
+
+@pytest.mark.redis
+@settings(max_examples=100, deadline=None)
+@given(batches=consumed_batches())
+def test_redis_folds_random_batches_like_the_reference_and_the_memory_store(
+    stack: Stack, batches: list[list[Delivery]]
+) -> None:
+    # a sync test driving its own event loop per example: hypothesis does not run async tests
+    asyncio.run(replay_on_redis_and_memory(stack.redis_url, batches))

@@ -1,0 +1,301 @@
+"""Worked examples of every ledger rule in DESIGN.md section 3, arithmetic in the comments.
+
+Times are seconds after T0 (`t=`); every example folds one SKU with SkuLedger.
+"""
+
+from __future__ import annotations
+
+import pytest
+from tests.unit.domain.ledger_events import (
+    DC,
+    SKU,
+    STORE,
+    adjustment,
+    cycle_count,
+    inbound_expected,
+    order_cancelled,
+    order_placed,
+    pick,
+    receipt,
+    transfer_received,
+    transfer_shipped,
+)
+
+from stockline.domain.events import AdjustmentReason, Event
+from stockline.domain.ledger import NodeStock, Outcome, SkuLedger
+
+
+def fold(*events: Event) -> dict[str, NodeStock]:
+    """Apply the events in the order given; every one must be new."""
+    ledger = SkuLedger(SKU)
+    assert [ledger.apply(e) for e in events] == [Outcome.APPLIED] * len(events)
+    return ledger.stock()
+
+
+class TestDeltas:
+    def test_a_receipt_adds_its_qty_to_on_hand(self) -> None:
+        # 0 + 10 = 10
+        assert fold(receipt(10)) == {DC: NodeStock(on_hand=10)}
+
+    def test_a_pick_takes_its_qty_from_on_hand(self) -> None:
+        # 10 - 3 = 7
+        assert fold(receipt(10), pick(3)) == {DC: NodeStock(on_hand=7)}
+
+    def test_an_adjustment_adds_its_signed_delta(self) -> None:
+        damaged = adjustment(-4, AdjustmentReason.DAMAGED)
+        found = adjustment(2, AdjustmentReason.FOUND)
+        # 10 - 4 + 2 = 8
+        assert fold(receipt(10), damaged, found) == {DC: NodeStock(on_hand=8)}
+
+    def test_deltas_move_only_their_own_node(self) -> None:
+        # dc: 0 + 10 = 10; store: 0 - 3 = -3
+        assert fold(receipt(10), pick(3, node=STORE)) == {
+            DC: NodeStock(on_hand=10),
+            STORE: NodeStock(on_hand=-3),
+        }
+
+
+class TestCycleCounts:
+    def test_a_count_rebases_on_hand_over_earlier_deltas(self) -> None:
+        # the receipt (t=1) and pick (t=2) are inside the count at t=5: on_hand = 4
+        assert fold(receipt(10, t=1), pick(3, t=2), cycle_count(4, t=5)) == {
+            DC: NodeStock(on_hand=4)
+        }
+
+    def test_deltas_after_the_count_move_on_hand_whenever_they_arrive(self) -> None:
+        late_first = fold(receipt(3, t=6), pick(1, t=7), cycle_count(4, t=5))
+        count_first = fold(cycle_count(4, t=5), receipt(3, t=6), pick(1, t=7))
+        # 4 + 3 - 1 = 6
+        assert late_first == count_first == {DC: NodeStock(on_hand=6)}
+
+    def test_a_delta_at_the_counts_instant_is_inside_the_count(self) -> None:
+        # pick at t=5 == count at t=5: already counted, on_hand = 4
+        assert fold(cycle_count(4, t=5), pick(1, t=5)) == {DC: NodeStock(on_hand=4)}
+
+    def test_a_delta_from_before_the_count_arriving_after_it_is_ignored(self) -> None:
+        # the receipt at t=3 happened before the count at t=5: on_hand = 4, not 4 + 10
+        assert fold(cycle_count(4, t=5), receipt(10, t=3)) == {DC: NodeStock(on_hand=4)}
+
+    def test_an_older_count_arriving_late_is_ignored(self) -> None:
+        # latest count is t=5 (4); the count at t=2 (9) is older; +3 at t=6 counts: 4 + 3 = 7
+        stock = fold(cycle_count(4, t=5), receipt(3, t=6), cycle_count(9, t=2))
+        assert stock == {DC: NodeStock(on_hand=7)}
+
+    def test_a_newer_count_keeps_only_the_deltas_after_it(self) -> None:
+        events = (cycle_count(4, t=1), receipt(3, t=2), pick(1, t=4))
+        # before the new count: 4 + 3 - 1 = 6
+        assert fold(*events) == {DC: NodeStock(on_hand=6)}
+        # count at t=3 (10) swallows the receipt at t=2, keeps the pick at t=4: 10 - 1 = 9
+        assert fold(*events, cycle_count(10, t=3)) == {DC: NodeStock(on_hand=9)}
+
+    @pytest.mark.parametrize("order", [(0, 1), (1, 0)], ids=["a-first", "b-first"])
+    def test_counts_at_the_same_instant_are_won_by_the_larger_event_id(
+        self, order: tuple[int, int]
+    ) -> None:
+        counts = [cycle_count(4, t=5, event_id="count-a"), cycle_count(9, t=5, event_id="count-b")]
+        # same occurred_at; "count-b" > "count-a", so on_hand = 9 in either arrival order
+        assert fold(*(counts[i] for i in order)) == {DC: NodeStock(on_hand=9)}
+
+    def test_event_ids_compare_as_strings_not_numbers(self) -> None:
+        nine, ten = cycle_count(9, t=5, event_id="c-9"), cycle_count(10, t=5, event_id="c-10")
+        # "c-9" > "c-10" as strings ("9" > "1"), so the count of 9 wins the tie
+        assert fold(nine, ten) == fold(ten, nine) == {DC: NodeStock(on_hand=9)}
+
+    def test_a_count_can_rebase_to_zero(self) -> None:
+        # 7 counted away to 0; a later receipt of 2: 0 + 2 = 2
+        assert fold(receipt(7, t=1), cycle_count(0, t=2), receipt(2, t=3)) == {
+            DC: NodeStock(on_hand=2)
+        }
+
+
+class TestOrderLines:
+    def test_a_placed_line_reserves_its_qty(self) -> None:
+        # reserved = max(0, 5 - 0) = 5
+        assert fold(order_placed(5, "o1")) == {DC: NodeStock(reserved=5)}
+
+    def test_a_partial_pick_consumes_part_of_the_reservation(self) -> None:
+        # on_hand = 10 - 2 = 8; reserved = max(0, 5 - 2) = 3
+        stock = fold(receipt(10), order_placed(5, "o1"), pick(2, order_id="o1"))
+        assert stock == {DC: NodeStock(on_hand=8, reserved=3)}
+
+    def test_placed_and_picked_sum_over_the_lines_events(self) -> None:
+        placed = (order_placed(5, "o1"), order_placed(3, "o1"))
+        picked = (pick(2, order_id="o1"), pick(1, order_id="o1"))
+        # reserved = max(0, (5 + 3) - (2 + 1)) = 5; on_hand = -2 - 1 = -3
+        assert fold(*placed, *picked) == {DC: NodeStock(on_hand=-3, reserved=5)}
+
+    def test_picking_beyond_the_placed_qty_floors_reserved_at_zero(self) -> None:
+        # reserved = max(0, 5 - 7) = 0; on_hand = 10 - 7 = 3
+        stock = fold(receipt(10), order_placed(5, "o1"), pick(7, order_id="o1"))
+        assert stock == {DC: NodeStock(on_hand=3, reserved=0)}
+
+    def test_a_cancel_releases_what_is_left_of_the_reservation(self) -> None:
+        # 5 placed, 2 picked, then cancelled: reserved = 0; on_hand = 10 - 2 = 8
+        events = (receipt(10), order_placed(5, "o1"), pick(2, order_id="o1"))
+        assert fold(*events, order_cancelled("o1")) == {DC: NodeStock(on_hand=8, reserved=0)}
+
+    def test_a_cancel_is_final(self) -> None:
+        # a placement after the cancel does not reopen the line: reserved = 0
+        stock = fold(order_placed(5, "o1"), order_cancelled("o1"), order_placed(4, "o1"))
+        assert stock == {DC: NodeStock(reserved=0)}
+
+    def test_a_pick_before_its_placement_is_remembered(self) -> None:
+        # reserved = max(0, 5 - 2) = 3, as if the pick had come after the placement
+        stock = fold(pick(2, order_id="o1"), order_placed(5, "o1"))
+        assert stock == {DC: NodeStock(on_hand=-2, reserved=3)}
+
+    def test_a_cancel_before_its_placement_is_remembered(self) -> None:
+        # cancelled first, so the late placement reserves nothing: reserved = 0
+        assert fold(order_cancelled("o1"), order_placed(5, "o1")) == {DC: NodeStock(reserved=0)}
+
+    def test_lines_of_different_orders_are_separate(self) -> None:
+        events = (order_placed(5, "o1"), order_placed(3, "o2"), pick(4, order_id="o2"))
+        # o1: 5; o2: max(0, 3 - 4) = 0; reserved = 5 + 0 = 5
+        assert fold(*events, order_cancelled("o3")) == {DC: NodeStock(on_hand=-4, reserved=5)}
+
+    def test_a_line_is_per_node(self) -> None:
+        # the pick of o1 at the store does not consume o1's reservation at the dc
+        stock = fold(order_placed(5, "o1"), pick(2, node=STORE, order_id="o1"))
+        assert stock == {DC: NodeStock(reserved=5), STORE: NodeStock(on_hand=-2)}
+
+    def test_a_pick_without_order_id_consumes_no_reservation(self) -> None:
+        # on_hand = 10 - 2 = 8; reserved stays 5
+        assert fold(receipt(10), order_placed(5, "o1"), pick(2)) == {
+            DC: NodeStock(on_hand=8, reserved=5)
+        }
+
+
+class TestAsnInbound:
+    def test_an_asn_adds_inbound(self) -> None:
+        # inbound = max(0, 10 - 0) = 10
+        assert fold(inbound_expected(10, "asn-1")) == {DC: NodeStock(inbound=10)}
+
+    def test_a_receipt_against_the_asn_consumes_its_inbound(self) -> None:
+        # on_hand = 4; inbound = max(0, 10 - 4) = 6
+        stock = fold(inbound_expected(10, "asn-1"), receipt(4, asn_id="asn-1"))
+        assert stock == {DC: NodeStock(on_hand=4, inbound=6)}
+
+    def test_a_receipt_before_its_asn_is_remembered(self) -> None:
+        # same sums in the other order: on_hand = 4; inbound = max(0, 10 - 4) = 6
+        stock = fold(receipt(4, asn_id="asn-1"), inbound_expected(10, "asn-1"))
+        assert stock == {DC: NodeStock(on_hand=4, inbound=6)}
+
+    def test_receiving_more_than_expected_floors_inbound_at_zero(self) -> None:
+        # on_hand = 12; inbound = max(0, 10 - 12) = 0
+        stock = fold(inbound_expected(10, "asn-1"), receipt(12, asn_id="asn-1"))
+        assert stock == {DC: NodeStock(on_hand=12, inbound=0)}
+
+    def test_a_receipt_consumes_only_its_own_asn(self) -> None:
+        events = (inbound_expected(10, "asn-1"), receipt(4, asn_id="asn-2"), receipt(1))
+        # asn-1 still 10 in transit; on_hand = 4 + 1 = 5
+        assert fold(*events) == {DC: NodeStock(on_hand=5, inbound=10)}
+
+
+class TestTransfers:
+    def test_a_shipment_leaves_the_origin_and_is_inbound_at_the_destination(self) -> None:
+        shipped = transfer_shipped(4, "tr-1", to_node=STORE)
+        # dc: 10 - 4 = 6; store: inbound 0 + 4 = 4
+        assert fold(receipt(10), shipped) == {
+            DC: NodeStock(on_hand=6),
+            STORE: NodeStock(inbound=4),
+        }
+
+    @pytest.mark.parametrize("received_first", [False, True])
+    def test_receiving_moves_the_transfer_from_inbound_to_on_hand(
+        self, received_first: bool
+    ) -> None:
+        shipped = transfer_shipped(4, "tr-1", to_node=STORE)
+        received = transfer_received(3, "tr-1", from_node=DC, node=STORE)
+        events = (received, shipped) if received_first else (shipped, received)
+        # dc: -4; store: on_hand 0 + 3 = 3, inbound max(0, 4 - 3) = 1
+        assert fold(*events) == {
+            DC: NodeStock(on_hand=-4),
+            STORE: NodeStock(on_hand=3, inbound=1),
+        }
+
+    def test_an_asn_and_a_transfer_with_the_same_id_stay_apart(self) -> None:
+        events = (
+            inbound_expected(10, "x", node=STORE),
+            transfer_shipped(4, "x", to_node=STORE),
+            transfer_received(4, "x", from_node=DC, node=STORE),
+        )
+        # asn x: 10 in transit; transfer x: max(0, 4 - 4) = 0; store inbound = 10
+        assert fold(*events)[STORE] == NodeStock(on_hand=4, inbound=10)
+
+
+class TestAvailability:
+    def test_on_hand_may_go_negative_and_atp_floors_at_zero(self) -> None:
+        stock = fold(receipt(2), pick(5))[DC]
+        # on_hand = 2 - 5 = -3; atp = max(0, -3 - 0 - 0) = 0; position = -3 + 0 - 0 = -3
+        assert (stock.on_hand, stock.atp(), stock.position()) == (-3, 0, -3)
+
+    def test_atp_and_position_of_a_folded_ledger(self) -> None:
+        events = (receipt(10), order_placed(3, "o1"), inbound_expected(5, "asn-1"))
+        stock = fold(*events)[DC]
+        # atp = max(0, 10 - 3 - 2) = 5; position = 10 + 5 - 3 = 12
+        assert (stock.atp(safety_stock=2), stock.position()) == (5, 12)
+
+    @pytest.mark.parametrize(
+        ("stock", "safety_stock", "atp"),
+        [
+            (NodeStock(on_hand=10, reserved=3), 0, 7),  # 10 - 3 - 0 = 7
+            (NodeStock(on_hand=10, reserved=3), 7, 0),  # 10 - 3 - 7 = 0
+            (NodeStock(on_hand=10, reserved=3), 8, 0),  # max(0, 10 - 3 - 8 = -1) = 0
+            (NodeStock(on_hand=2, reserved=5), 0, 0),  # max(0, 2 - 5 = -3) = 0
+            (NodeStock(on_hand=10, inbound=50), 0, 10),  # inbound is not promisable
+        ],
+    )
+    def test_atp(self, stock: NodeStock, safety_stock: int, atp: int) -> None:
+        assert stock.atp(safety_stock) == atp
+
+    @pytest.mark.parametrize(
+        ("stock", "position"),
+        [
+            (NodeStock(on_hand=10, reserved=3, inbound=5), 12),  # 10 + 5 - 3
+            (NodeStock(on_hand=-3, reserved=4, inbound=0), -7),  # -3 + 0 - 4, not floored
+        ],
+    )
+    def test_position(self, stock: NodeStock, position: int) -> None:
+        assert stock.position() == position
+
+
+SCENARIO: tuple[Event, ...] = (
+    receipt(10, t=1, asn_id="asn-1"),
+    pick(2, t=2, order_id="o1"),
+    adjustment(-1, AdjustmentReason.SHRINK, t=3),
+    cycle_count(20, t=4),
+    receipt(5, t=5),
+    order_placed(6, "o1", t=1),
+    order_cancelled("o2", t=1),
+    order_placed(4, "o2", t=1),
+    inbound_expected(30, "asn-1", t=0),
+    transfer_shipped(3, "tr-1", to_node=STORE, t=6),
+    transfer_received(2, "tr-2", from_node=STORE, t=6),
+)
+
+
+class TestDuplicates:
+    def test_the_scenario_folds_to_the_expected_stock(self) -> None:
+        # dc on_hand = 20 (count at t=4) + 5 (t=5) - 3 (t=6) + 2 (t=6) = 24
+        # reserved: o1 max(0, 6 - 2) = 4; o2 cancelled = 0; inbound: asn-1 max(0, 30 - 10) = 20
+        # transfer tr-2 was never shipped here: max(0, 0 - 2) = 0; store: tr-1 inbound 3
+        assert fold(*SCENARIO) == {
+            DC: NodeStock(on_hand=24, reserved=4, inbound=20),
+            STORE: NodeStock(inbound=3),
+        }
+
+    @pytest.mark.parametrize("event", SCENARIO, ids=lambda e: type(e).__name__)
+    def test_a_duplicate_changes_nothing(self, event: Event) -> None:
+        ledger = SkuLedger(SKU)
+        for e in SCENARIO:
+            ledger.apply(e)
+        before = ledger.stock()
+        assert ledger.apply(event) is Outcome.DUPLICATE
+        assert ledger.stock() == before
+
+    def test_the_same_event_id_is_a_duplicate_even_with_other_content(self) -> None:
+        ledger = SkuLedger(SKU)
+        ledger.apply(receipt(10, event_id="e-1"))
+        # the idempotency key alone decides: the redelivered "pick" is not applied
+        assert ledger.apply(pick(3, event_id="e-1")) is Outcome.DUPLICATE
+        assert ledger.stock() == {DC: NodeStock(on_hand=10)}
