@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Install what stockline needs on a fresh machine, idempotently: a virtualenv in .venv with
+# the package and its test tools, the Kafka broker jars (Maven Central) and redis-server
+# (Debian's package). Needs Python >= 3.11, a JDK 17+ and Maven.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+PY=${PYTHON:-python3}
+say() { printf '[setup] %s\n' "$*" >&2; }
+
+"$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+  || { say "error: stockline needs Python >= 3.11 ($PY is $("$PY" -V 2>&1))"; exit 1; }
+
+if [ ! -x "$root/.venv/bin/python" ]; then
+  say "creating $root/.venv"
+  if ! "$PY" -m venv "$root/.venv" 2>/dev/null; then
+    say "installing python3-venv from Debian's packages"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+    rm -rf "$root/.venv" && "$PY" -m venv "$root/.venv"
+  fi
+fi
+
+stamp="$root/.venv/.stockline-installed"
+want=$(sha256sum "$root/pyproject.toml" | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  say "installing stockline and its test tools into .venv"
+  "$root/.venv/bin/python" -m pip install -q --upgrade pip
+  "$root/.venv/bin/python" -m pip install -q -e "$root[test,dev]"
+  echo "$want" >"$stamp"
+fi
+
+"$root/deploy/local/stack.sh" install

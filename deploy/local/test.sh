@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The whole test suite, from a bare machine: install, start the local stack (or reuse it),
+# static checks, then pytest (unit, contract and integration tests on real Kafka + Redis).
+# Extra arguments go to pytest, e.g. deploy/local/test.sh tests/unit -x
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+deploy/local/setup.sh
+deploy/local/stack.sh up
+bin=.venv/bin
+echo "[test] static checks: ruff, mypy (strict), import contracts" >&2
+"$bin/ruff" check --quiet services tests
+"$bin/mypy" --no-error-summary
+"$bin/lint-imports" --no-cache >/dev/null
+echo "[test] pytest" >&2
+exec "$bin/pytest" "$@"
