@@ -14,10 +14,17 @@ from stockline.settings import Settings
 T = TypeVar("T")
 
 
-def _topics(settings: Settings, _: argparse.Namespace) -> int:
-    from stockline.adapters.kafka.topics import ensure_topics
+def _ensure_topics(settings: Settings) -> tuple[list[str], list[str]]:
+    from stockline.adapters.kafka.topics import TopicMismatch, ensure_topics
 
-    created, present = asyncio.run(_reachable_kafka(settings, ensure_topics(settings)))
+    try:
+        return asyncio.run(_reachable_kafka(settings, ensure_topics(settings)))
+    except TopicMismatch as exc:
+        raise SystemExit(f"stockline: {exc}") from exc
+
+
+def _topics(settings: Settings, _: argparse.Namespace) -> int:
+    created, present = _ensure_topics(settings)
     for name in created:
         print(f"created  {name}")
     for name in present:
@@ -53,11 +60,10 @@ def _check_redis(settings: Settings) -> None:
 def _worker(settings: Settings, args: argparse.Namespace) -> int:
     import faust
 
-    from stockline.adapters.kafka.topics import ensure_topics
     from stockline.bootstrap import build_worker
 
     _check_redis(settings)
-    asyncio.run(_reachable_kafka(settings, ensure_topics(settings)))
+    _ensure_topics(settings)
     worker = build_worker(settings)
     faust.Worker(worker.app, loglevel=args.loglevel, quiet=True).execute_from_commandline()
     return 0
