@@ -216,9 +216,9 @@ class LedgerStoreContract:
     async def test_watermarks_never_go_down(self) -> None:
         store = await self.make_store()
         p0, p1, p2 = ("inventory.receipts", 0), ("inventory.receipts", 1), ("inventory.picks", 0)
-        await store.record_watermarks({p0: 5, p1: 3})
-        await store.record_watermarks({p0: 4, p1: 7})
-        await store.record_watermarks({})
+        await store.record_progress({p0: 5, p1: 3})
+        await store.record_progress({p0: 4, p1: 7})
+        await store.record_progress({})
         assert await store.watermarks([p0, p1, p2]) == {p0: 5, p1: 7}
         assert await store.watermarks([p2]) == {}
         assert await store.watermarks([]) == {}

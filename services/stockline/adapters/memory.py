@@ -26,6 +26,7 @@ class MemoryLedgerStore:
         default_factory=lambda: defaultdict(dict)
     )
     applied_watermarks: dict[TopicPartition, int] = field(default_factory=dict)
+    node_skus: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
 
     async def apply(self, deliveries: Sequence[Delivery], now_us: int) -> ApplyResult:
         result = ApplyResult(outcomes=[Outcome.APPLIED] * len(deliveries))
@@ -57,9 +58,14 @@ class MemoryLedgerStore:
         if after != before or redelivered:
             result.snapshots.append(SkuSnapshot(sku, ledger.version, after))
 
-    async def record_watermarks(self, offsets: Mapping[TopicPartition, int]) -> None:
+    async def record_progress(
+        self, offsets: Mapping[TopicPartition, int], snapshots: Sequence[SkuSnapshot] = ()
+    ) -> None:
         for tp, offset in offsets.items():
             self.applied_watermarks[tp] = max(offset, self.applied_watermarks.get(tp, -1))
+        for snapshot in snapshots:
+            for node_id in snapshot.nodes:
+                self.node_skus[node_id].add(snapshot.sku)
 
     async def watermarks(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
         return {

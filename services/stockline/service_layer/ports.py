@@ -71,8 +71,12 @@ class LedgerStore(Protocol):
         that partition, changes nothing."""
         ...
 
-    async def record_watermarks(self, offsets: Mapping[TopicPartition, int]) -> None:
-        """Remember the highest offset per partition below which everything is applied."""
+    async def record_progress(
+        self, offsets: Mapping[TopicPartition, int], snapshots: Sequence[SkuSnapshot] = ()
+    ) -> None:
+        """After a batch is applied: remember per partition the highest offset below which
+        everything is applied (never lowered), and index each snapshot's SKU under its
+        nodes, so a node's stock can be listed."""
         ...
 
     async def watermarks(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:

@@ -1,7 +1,7 @@
 """The life of a batch of events, top to bottom:
 
 decode -> dead-letter the rejects -> apply to the ledger (one atomic step per SKU)
--> record the applied watermarks -> publish one ATP snapshot per changed SKU.
+-> record progress (applied watermarks, node index) -> publish one ATP snapshot per changed SKU.
 The caller acknowledges the Kafka offsets only after `LedgerPipeline.process` returns,
 so a crash anywhere in between redelivers the batch, and redelivery changes nothing.
 """
@@ -71,7 +71,7 @@ class LedgerPipeline:
         started = time.perf_counter()
         result = await self.store.apply(deliveries, now)
         report.apply_seconds = time.perf_counter() - started
-        await self.store.record_watermarks(_highest_offsets(records))
+        await self.store.record_progress(_highest_offsets(records), result.snapshots)
         if result.snapshots:
             await self.publisher.publish_atp([self._atp(s, now) for s in result.snapshots])
         self._count(deliveries, result.outcomes, now, report)

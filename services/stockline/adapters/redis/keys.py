@@ -41,6 +41,10 @@ class Keys:
         """Hash: one inbound supply's (ASN or transfer) expected and received sums."""
         return f"{self.prefix}:{{{sku}}}:supply:{node_id}|{supply_id}"
 
+    def node_skus(self, node_id: str) -> str:
+        """Sorted set (all scores 0, so ordered by SKU): every SKU with a ledger at the node."""
+        return f"{self.prefix}:node:{node_id}:skus"
+
     def watermarks(self) -> str:
         """Hash: per `topic|partition`, the offset below which every message is applied."""
         return f"{self.prefix}:watermarks"

@@ -58,13 +58,22 @@ class RedisLedgerStore:
                 result.snapshots.append(SkuSnapshot(sku, int(version), _parse_nodes(flat)))
         return result
 
-    async def record_watermarks(self, offsets: Mapping[TopicPartition, int]) -> None:
-        if not offsets:
-            return
+    async def record_progress(
+        self, offsets: Mapping[TopicPartition, int], snapshots: Sequence[SkuSnapshot] = ()
+    ) -> None:
+        """One round trip: the watermark script, then the node index additions."""
         args: list[str | int] = []
         for (topic, partition), offset in sorted(offsets.items()):
             args += [f"{topic}|{partition}", offset]
-        await self._run(self._watermark_src, [([self._keys.watermarks()], args)])
+        by_node = _skus_by_node(snapshots)
+
+        def index_nodes(pipe: Any) -> None:
+            for node_id, skus in by_node.items():
+                pipe.zadd(self._keys.node_skus(node_id), dict.fromkeys(skus, 0), nx=True)
+
+        calls = [([self._keys.watermarks()], args)] if args else []
+        if calls or by_node:
+            await self._run(self._watermark_src, calls, then=index_nodes)
 
     async def watermarks(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
         if not partitions:
@@ -80,16 +89,24 @@ class RedisLedgerStore:
         pairs = [item for pair in flat.items() for item in pair]
         return SkuSnapshot(sku, int(flat.get("v", flat.get(b"v", 0))), _parse_nodes(pairs))
 
-    async def _run(self, src: str, calls: list[tuple[list[str], list[str | int]]]) -> list[Any]:
-        """EVALSHA every call in one round trip; reload the script once if Redis lost it."""
+    async def _run(
+        self,
+        src: str,
+        calls: list[tuple[list[str], list[str | int]]],
+        then: Callable[[Any], None] | None = None,
+    ) -> list[Any]:
+        """EVALSHA every call in one round trip, followed by what `then` queues on the same
+        pipeline; reload the scripts once if Redis lost them."""
         for attempt in (1, 2):
             if src not in self._shas:
                 await self.load_scripts()
             pipe = self._redis.pipeline(transaction=False)
             for keys, args in calls:
                 pipe.evalsha(self._shas[src], len(keys), *keys, *args)
+            if then is not None:
+                then(pipe)
             try:
-                return list(await pipe.execute())
+                return list(await pipe.execute())[: len(calls)]
             except NoScriptError:
                 if attempt == 2:
                     raise
@@ -132,6 +149,14 @@ class RedisLedgerStore:
                 key = key_index(self._keys.supply(sku, node, supply_id))
                 return ["S", node, key, expected, received, 0]
         raise TypeError(f"unknown effect {effect!r}")
+
+
+def _skus_by_node(snapshots: Sequence[SkuSnapshot]) -> dict[str, list[str]]:
+    by_node: dict[str, list[str]] = {}
+    for snapshot in snapshots:
+        for node_id in snapshot.nodes:
+            by_node.setdefault(node_id, []).append(snapshot.sku)
+    return by_node
 
 
 def _parse_nodes(flat: Sequence[Any]) -> dict[str, NodeStock]:
