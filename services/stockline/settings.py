@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     session_timeout_s: float = Field(10.0, ge=6, le=300)
     """How soon a crashed worker's partitions move to a live one (Kafka group session)."""
 
+    lag_interval_s: float = Field(5.0, gt=0, le=300)
+    """How often consumer lag per partition is measured for /metrics."""
+
     data_dir: str = Field(default_factory=lambda: f"{tempfile.gettempdir()}/stockline")
     """Scratch space of the stream framework; the ledger itself lives only in Redis."""
 

@@ -75,6 +75,7 @@ class World:
             "rebalance_topic": self.topic("inventory.signals.rebalance"),
             "partitions": self.partitions,
             "batch_within_s": 0.01,
+            "lag_interval_s": 0.5,
         }
 
     async def create_topics(self) -> None:

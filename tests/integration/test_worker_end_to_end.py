@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from stockline.adapters.redis.store import RedisLedgerStore
 from stockline.domain.events import (
@@ -114,3 +115,21 @@ async def test_every_event_type_reaches_the_ledger_and_inventory_atp(
     assert metric_value(metrics, "stockline_apply_seconds_count") >= 1
     assert metric_value(metrics, "stockline_event_age_seconds_count") == 3 * len(story("x", t0))
     assert metric_value(metrics, "stockline_atp_messages_total") >= 3
+    freshness = metric_value(metrics, "stockline_atp_freshness_seconds_count")
+    assert freshness == 3 * len(story("x", t0))  # every applied event changed ATP
+
+    def lag_samples(text: str) -> list[float]:
+        return [
+            sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name == "stockline_consumer_lag"
+        ]
+
+    caught_up = await eventually(
+        lambda: scrape(workers[0]),
+        lambda text: bool(lag_samples(text)) and not any(lag_samples(text)),
+        timeout=20,
+    )
+    assert lag_samples(caught_up), "no consumer lag reported"
+    assert set(lag_samples(caught_up)) == {0.0}

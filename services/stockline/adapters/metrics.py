@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from stockline.service_layer.process_batch import BatchReport
 
@@ -36,6 +36,19 @@ class Metrics:
             buckets=_AGE_BUCKETS,
             registry=r,
         )
+        self.atp_freshness = Histogram(
+            "stockline_atp_freshness_seconds",
+            "From an event's occurred_at to the inventory.atp snapshot reflecting it being "
+            "published: how stale a storefront's number can be",
+            buckets=_AGE_BUCKETS,
+            registry=r,
+        )
+        self.consumer_lag = Gauge(
+            "stockline_consumer_lag",
+            "Messages in a partition not yet processed by this worker (high watermark - next)",
+            ["topic", "partition"],
+            registry=r,
+        )
         self.batch_size = Histogram(
             "stockline_batch_records", "Records per batch", buckets=_BATCH_BUCKETS, registry=r
         )
@@ -61,10 +74,18 @@ class Metrics:
             self.dlq.labels(reason=reason).inc(n)
         for age in report.event_ages_s:
             self.event_age.observe(age)
+        for freshness in report.atp_freshness_s:
+            self.atp_freshness.observe(freshness)
         self.batch_size.observe(report.records)
         self.apply_seconds.observe(report.apply_seconds)
         self.atp_messages.inc(report.atp_messages)
         self.negative_on_hand.inc(report.went_negative)
+
+    def set_lag(self, lag: dict[tuple[str, int], int]) -> None:
+        """Replace the lag gauges: partitions no longer assigned disappear."""
+        self.consumer_lag.clear()
+        for (topic, partition), value in lag.items():
+            self.consumer_lag.labels(topic=topic, partition=str(partition)).set(value)
 
     def render(self) -> bytes:
         """The text exposition format, for `/metrics`."""

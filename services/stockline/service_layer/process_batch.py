@@ -18,6 +18,7 @@ from stockline.contracts.outbound import AtpMessage, NodeAtp, as_of, dlq_headers
 from stockline.domain.events import event_type_of
 from stockline.domain.ledger import Outcome
 from stockline.service_layer.ports import (
+    ApplyResult,
     DeadLetter,
     Delivery,
     LedgerStore,
@@ -46,6 +47,8 @@ class BatchReport:
     by_type_outcome: Counter[tuple[str, str]] = field(default_factory=Counter)
     dlq_reasons: Counter[str] = field(default_factory=Counter)
     event_ages_s: list[float] = field(default_factory=list)
+    atp_freshness_s: list[float] = field(default_factory=list)
+    """Per applied event that changed ATP: occurred_at to its ATP snapshot being published."""
     apply_seconds: float = 0.0
     atp_messages: int = 0
     went_negative: int = 0
@@ -75,6 +78,7 @@ class LedgerPipeline:
         if result.snapshots:
             await self.publisher.publish_atp([self._atp(s, now) for s in result.snapshots])
         self._count(deliveries, result.outcomes, now, report)
+        self._freshness(deliveries, result, self.clock(), report)
         report.atp_messages = len(result.snapshots)
         report.went_negative = result.went_negative
         return report
@@ -122,6 +126,18 @@ class LedgerPipeline:
             report.by_type_outcome[event_type_of(delivery.event), outcome.value] += 1
             if outcome is Outcome.APPLIED:
                 report.event_ages_s.append((now - delivery.event.occurred_us) / 1e6)
+
+
+    @staticmethod
+    def _freshness(
+        deliveries: list[Delivery], result: ApplyResult, published: int, report: BatchReport
+    ) -> None:
+        changed = {s.sku for s in result.snapshots}
+        report.atp_freshness_s = [
+            (published - d.event.occurred_us) / 1e6
+            for d, outcome in zip(deliveries, result.outcomes, strict=True)
+            if outcome is Outcome.APPLIED and d.event.sku in changed
+        ]
 
 
 def _highest_offsets(records: Sequence[RawRecord]) -> dict[TopicPartition, int]:

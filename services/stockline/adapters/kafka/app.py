@@ -81,17 +81,48 @@ def attach_pipeline(
         allow_empty=True,
     )
 
+    lag = LagTracker()
+
     async def ledger(stream: Any) -> None:
         async for events in stream.take_events(settings.batch_max, within=settings.batch_within_s):
             records = [_raw(event.message) for event in events]
             metrics.observe(await _until_done(app, process, records, metrics))
+            lag.processed(records)
 
     app.agent(source, name="stockline.ledger", concurrency=1)(ledger)
+
+    async def report_lag() -> None:
+        metrics.set_lag(lag.lag(app.consumer))
+
+    app.timer(interval=settings.lag_interval_s)(report_lag)
 
     async def metrics_page(web: Any, request: Any) -> Any:
         return web.bytes(metrics.render(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
 
     app.page("/metrics")(metrics_page)
+
+
+class LagTracker:
+    """Per assigned partition: the high watermark minus the next offset to process."""
+
+    def __init__(self) -> None:
+        self._next: dict[tuple[str, int], int] = {}
+
+    def processed(self, records: Sequence[RawRecord]) -> None:
+        for r in records:
+            self._next[r.topic, r.partition] = r.offset + 1
+
+    def lag(self, consumer: Any) -> dict[tuple[str, int], int]:
+        out: dict[tuple[str, int], int] = {}
+        for tp in consumer.assignment():
+            high = consumer.highwater(tp)
+            if high is None:
+                continue  # nothing fetched from it yet
+            start = self._next.get((tp.topic, tp.partition))
+            if start is None:  # nothing processed since assignment: from the committed offset
+                start = consumer._committed_offset.get(tp) or 0
+            out[tp.topic, tp.partition] = max(0, high - start)
+        return out
 
 
 def _raw(message: Any) -> RawRecord:
