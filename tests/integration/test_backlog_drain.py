@@ -52,6 +52,7 @@ async def test_a_backlog_drains_into_the_reference_ledger(
     figures["backlog drain, one worker: events applied per second"] = (
         f"{len(events) / elapsed:,.0f}"
     )
-    figures["backlog drain: ATP messages published"] = text.split("stockline_atp_messages_total ")[
-        1
-    ].split()[0]
+    published = metric_value(text, "stockline_atp_messages_total")
+    figures["backlog drain: ATP snapshots published (coalesced per SKU per batch)"] = (
+        f"{published:,.0f}"
+    )
