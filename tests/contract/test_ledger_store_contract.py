@@ -248,6 +248,25 @@ class LedgerStoreContract:
         )
 
 
+    async def test_demand_is_recorded_per_node_and_day_once_per_event(self) -> None:
+        store = await self.make_store()
+        day = at(0) // 86_400_000_000
+        placed = order_placed(5, "o-1", event_id="op-1")
+        batch = [
+            delivery(receipt(50), 0),  # a receipt is no demand
+            delivery(placed, 1),  # an order's qty is demand
+            delivery(pick(5, order_id="o-1"), 2),  # picking that order adds none
+            delivery(pick(2), 3),  # a pick of no known order (walk-in sale) is demand
+            delivery(order_placed(4, "o-2", node=STORE), 4),
+            delivery(placed, 5),  # published twice: counted once
+        ]
+        result = await store.apply(batch, NOW_US)
+        assert result.snapshots[0].demand == {DC: {day: 5 + 2}, STORE: {day: 4}}
+        snapshot = await store.snapshot(SKU)
+        assert snapshot is not None
+        assert snapshot.demand == {DC: {day: 7}, STORE: {day: 4}}
+
+
 class TestMemoryLedgerStore(LedgerStoreContract):
     async def make_store(self) -> LedgerStore:
         return MemoryLedgerStore()

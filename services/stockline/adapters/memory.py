@@ -56,7 +56,7 @@ class MemoryLedgerStore:
         if after != before:
             ledger.version += 1
         if after != before or redelivered:
-            result.snapshots.append(SkuSnapshot(sku, ledger.version, after))
+            result.snapshots.append(SkuSnapshot(sku, ledger.version, after, ledger.demand()))
 
     async def record_progress(
         self, offsets: Mapping[TopicPartition, int], snapshots: Sequence[SkuSnapshot] = ()
@@ -76,7 +76,7 @@ class MemoryLedgerStore:
         ledger = self.ledgers.get(sku)
         if ledger is None:
             return None
-        return SkuSnapshot(sku, ledger.version, ledger.stock())
+        return SkuSnapshot(sku, ledger.version, ledger.stock(), ledger.demand())
 
 
 @dataclass

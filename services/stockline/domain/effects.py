@@ -7,6 +7,13 @@ script implement four small rules instead of nine event types:
 - `Count`: on_hand is re-based to `counted_qty` as of `occurred_us`.
 - `LineChange`: an order line's placed/picked sums grow, or it is cancelled (final).
 - `SupplyChange`: an inbound supply (ASN or transfer) grows its expected or received sum.
+
+and one that does not move stock:
+
+- `Demand`: units demanded at a node on a day (for the demand estimate of section 5).
+  Demand is what customers ordered (`order_placed` qty) plus picks that fulfil no known
+  order (`pick` without order_id, e.g. a store's walk-in sale); a pick of an order line
+  is that order's demand already counted.
 """
 
 from __future__ import annotations
@@ -59,7 +66,21 @@ class SupplyChange:
     received: int = 0
 
 
-Effect = Delta | Count | LineChange | SupplyChange
+@dataclass(frozen=True, slots=True)
+class Demand:
+    node_id: str
+    day: int
+    units: int
+
+
+Effect = Delta | Count | LineChange | SupplyChange | Demand
+
+US_PER_DAY = 86_400_000_000
+
+
+def day_of(occurred_us: int) -> int:
+    """The UTC day number (days since 1970-01-01) an instant falls on."""
+    return occurred_us // US_PER_DAY
 
 
 def asn_supply(asn_id: str) -> str:
@@ -88,7 +109,7 @@ def _(event: Receipt) -> tuple[Effect, ...]:
 def _(event: Pick) -> tuple[Effect, ...]:
     delta = Delta(event.node_id, event.occurred_us, -event.qty)
     if event.order_id is None:
-        return (delta,)
+        return delta, Demand(event.node_id, day_of(event.occurred_us), event.qty)
     return delta, LineChange(event.node_id, event.order_id, picked=event.qty)
 
 
@@ -99,7 +120,10 @@ def _(event: CycleCount) -> tuple[Effect, ...]:
 
 @effects_of.register
 def _(event: OrderPlaced) -> tuple[Effect, ...]:
-    return (LineChange(event.node_id, event.order_id, placed=event.qty),)
+    return (
+        LineChange(event.node_id, event.order_id, placed=event.qty),
+        Demand(event.node_id, day_of(event.occurred_us), event.qty),
+    )
 
 
 @effects_of.register

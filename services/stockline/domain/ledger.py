@@ -11,7 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from stockline.domain.effects import Count, Delta, Effect, LineChange, SupplyChange, effects_of
+from stockline.domain.effects import (
+    Count,
+    Delta,
+    Demand,
+    Effect,
+    LineChange,
+    SupplyChange,
+    effects_of,
+)
 from stockline.domain.events import Event
 
 
@@ -81,6 +89,8 @@ class NodeLedger:
     deltas: dict[str, tuple[int, int]] = field(default_factory=dict)
     lines: dict[str, OrderLine] = field(default_factory=dict)
     supplies: dict[str, Supply] = field(default_factory=dict)
+    demand: dict[int, int] = field(default_factory=dict)
+    """Units demanded per UTC day number."""
 
     @property
     def stock(self) -> NodeStock:
@@ -147,6 +157,12 @@ class SkuLedger:
                 node.change_line(effect)
             case SupplyChange():
                 node.change_supply(effect)
+            case Demand():
+                node.demand[effect.day] = node.demand.get(effect.day, 0) + effect.units
+
+    def demand(self) -> dict[str, dict[int, int]]:
+        """Per node, units demanded per day (nodes with no demand are left out)."""
+        return {n: dict(node.demand) for n, node in sorted(self.nodes.items()) if node.demand}
 
     def stock(self) -> dict[str, NodeStock]:
         return {node_id: node.stock for node_id, node in sorted(self.nodes.items())}

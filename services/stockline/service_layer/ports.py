@@ -46,6 +46,9 @@ class SkuSnapshot:
     sku: str
     version: int
     nodes: Mapping[str, NodeStock]
+    demand: Mapping[str, Mapping[int, int]] = field(default_factory=dict, compare=False)
+    """Per node, units demanded per UTC day number (the demand estimate's input); not part
+    of equality, which is about stock."""
 
 
 @dataclass(slots=True)

@@ -7,12 +7,13 @@
 -- KEYS[2] seen zset     event_id -> applied at (us); trimmed to the retention window
 -- KEYS[3] offsets hash  "<topic>|<partition>" -> last applied offset of this SKU there
 -- KEYS[4..] the deltas zsets, order lines and supplies the effects name by index
--- ARGV: now_us, retention_us, n_events, then per event:
+-- ARGV: now_us, retention_us, demand_days, n_events, then per event:
 --   event_id, "<topic>|<partition>", offset, n_effects, and n_effects x 6 fields:
 --   kind, node_id, key_index, a, b, c with kind
 --     D delta  (a = occurred_us, b = qty)        C count  (a = occurred_us, b = counted_qty)
 --     L line   (a = placed, b = picked, c = 1 if cancelled)
 --     S supply (a = expected, b = received)
+--     Q demand (a = UTC day number, b = units; kept in the ledger hash as <node>|d|<day>)
 -- Returns {version, outcomes, went_negative, snapshot}: outcomes has one letter per event
 -- (a applied, d duplicate event_id, r redelivered offset); snapshot is HGETALL of the ledger
 -- when the stock changed or an offset was redelivered, else empty.
@@ -30,9 +31,9 @@ local function int(s)
 end
 
 -- Parse and validate everything first.
-local now, retention, n_events = int(ARGV[1]), int(ARGV[2]), int(ARGV[3])
-if not (now and retention and n_events) then return fail('bad header') end
-local events, i = {}, 4
+local now, retention, demand_days, n_events = int(ARGV[1]), int(ARGV[2]), int(ARGV[3]), int(ARGV[4])
+if not (now and retention and demand_days and n_events) then return fail('bad header') end
+local events, i = {}, 5
 for e = 1, n_events do
   local ev = {id = ARGV[i], tp = ARGV[i + 1], offset = int(ARGV[i + 2]), effects = {}}
   local n_effects = int(ARGV[i + 3])
@@ -42,7 +43,7 @@ for e = 1, n_events do
     local fx = {kind = ARGV[i], node = ARGV[i + 1], key = KEYS[int(ARGV[i + 2]) or 0],
                 a_raw = ARGV[i + 3], a = int(ARGV[i + 3]), b = int(ARGV[i + 4]), c = int(ARGV[i + 5])}
     if not (fx.node and fx.key and fx.a and fx.b and fx.c) then return fail('bad effect ' .. e) end
-    if not (fx.kind == 'D' or fx.kind == 'C' or fx.kind == 'L' or fx.kind == 'S') then
+    if not (fx.kind == 'D' or fx.kind == 'C' or fx.kind == 'L' or fx.kind == 'S' or fx.kind == 'Q') then
       return fail('bad effect kind ' .. tostring(fx.kind))
     end
     ev.effects[f] = fx
@@ -105,6 +106,16 @@ local function tally(key, a, b, c, open)
   return new - old
 end
 
+-- A day's demand; a new day's field also drops the week of days that just left the horizon.
+local function demand(fx)
+  local prefix = fx.node .. '|d|'
+  if redis.call('HINCRBY', ledger, prefix .. fx.a_raw, fx.b) == fx.b then
+    for day = fx.a - demand_days - 7, fx.a - demand_days do
+      redis.call('HDEL', ledger, prefix .. fmt(day))
+    end
+  end
+end
+
 local function reserved(placed, picked, cancelled)
   if cancelled then return 0 end
   return math.max(0, placed - picked)
@@ -134,6 +145,7 @@ for e, ev in ipairs(events) do
         if fx.kind == 'D' then delta(s, fx, ev.id)
         elseif fx.kind == 'C' then count(s, fx, ev.id)
         elseif fx.kind == 'L' then s.rs = s.rs + tally(fx.key, fx.a, fx.b, fx.c, reserved)
+        elseif fx.kind == 'Q' then demand(fx)
         else s.ib = s.ib + tally(fx.key, fx.a, fx.b, fx.c, inbound) end
       end
     end

@@ -10,7 +10,15 @@ from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
 
 from stockline.adapters.redis.keys import Keys
-from stockline.domain.effects import Count, Delta, Effect, LineChange, SupplyChange, effects_of
+from stockline.domain.effects import (
+    Count,
+    Delta,
+    Demand,
+    Effect,
+    LineChange,
+    SupplyChange,
+    effects_of,
+)
 from stockline.domain.ledger import NodeStock, Outcome
 from stockline.service_layer.ports import (
     ApplyResult,
@@ -31,10 +39,13 @@ def _script(name: str) -> str:
 class RedisLedgerStore:
     """A LedgerStore on Redis >= 7.0 (single node or Cluster: every call stays in one slot)."""
 
-    def __init__(self, redis: Redis, *, keys: Keys, retention_us: int) -> None:
+    def __init__(
+        self, redis: Redis, *, keys: Keys, retention_us: int, demand_days: int = 56
+    ) -> None:
         self._redis = redis
         self._keys = keys
         self._retention_us = retention_us
+        self._demand_days = demand_days
         self._apply_src = _script("apply.lua")
         self._watermark_src = _script("watermarks.lua")
         self._shas: dict[str, str] = {}
@@ -55,7 +66,7 @@ class RedisLedgerStore:
                 result.outcomes[index] = _OUTCOMES[letter]
             result.went_negative += int(went_negative)
             if flat:
-                result.snapshots.append(SkuSnapshot(sku, int(version), _parse_nodes(flat)))
+                result.snapshots.append(_snapshot(sku, int(version), flat))
         return result
 
     async def record_progress(
@@ -87,7 +98,7 @@ class RedisLedgerStore:
         if not flat:
             return None
         pairs = [item for pair in flat.items() for item in pair]
-        return SkuSnapshot(sku, int(flat.get("v", flat.get(b"v", 0))), _parse_nodes(pairs))
+        return _snapshot(sku, int(flat.get("v", flat.get(b"v", 0))), pairs)
 
     async def _run(
         self,
@@ -117,7 +128,7 @@ class RedisLedgerStore:
         self, sku: str, deliveries: list[Delivery], now_us: int
     ) -> tuple[list[str], list[str | int]]:
         keys = [self._keys.ledger(sku), self._keys.seen(sku), self._keys.offsets(sku)]
-        index: dict[str, int] = {}
+        index = {key: n for n, key in enumerate(keys, start=1)}
 
         def key_index(key: str) -> int:
             if key not in index:
@@ -125,7 +136,7 @@ class RedisLedgerStore:
                 index[key] = len(keys)  # Lua's KEYS is 1-based
             return index[key]
 
-        args: list[str | int] = [now_us, self._retention_us, len(deliveries)]
+        args: list[str | int] = [now_us, self._retention_us, self._demand_days, len(deliveries)]
         for d in deliveries:
             effects = effects_of(d.event)
             args += [d.event.event_id, f"{d.topic}|{d.partition}", d.offset, len(effects)]
@@ -148,6 +159,8 @@ class RedisLedgerStore:
             case SupplyChange(supply_id=supply_id, expected=expected, received=received):
                 key = key_index(self._keys.supply(sku, node, supply_id))
                 return ["S", node, key, expected, received, 0]
+            case Demand(day=day, units=units):
+                return ["Q", node, key_index(self._keys.ledger(sku)), day, units, 0]
         raise TypeError(f"unknown effect {effect!r}")
 
 
@@ -157,6 +170,21 @@ def _skus_by_node(snapshots: Sequence[SkuSnapshot]) -> dict[str, list[str]]:
         for node_id in snapshot.nodes:
             by_node.setdefault(node_id, []).append(snapshot.sku)
     return by_node
+
+
+def _snapshot(sku: str, version: int, flat: Sequence[Any]) -> SkuSnapshot:
+    return SkuSnapshot(sku, version, _parse_nodes(flat), _parse_demand(flat))
+
+
+def _parse_demand(flat: Sequence[Any]) -> dict[str, dict[int, int]]:
+    """Per node, units per day, from the ledger hash's `<node>|d|<day>` fields."""
+    demand: dict[str, dict[int, int]] = {}
+    for i in range(0, len(flat), 2):
+        field = flat[i].decode() if isinstance(flat[i], bytes) else str(flat[i])
+        node, marker, day = field.partition("|d|")
+        if marker:
+            demand.setdefault(node, {})[int(day)] = int(flat[i + 1])
+    return dict(sorted(demand.items()))
 
 
 def _parse_nodes(flat: Sequence[Any]) -> dict[str, NodeStock]:
