@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+import faust
 from redis.asyncio import Redis
 
-from stockline.adapters.kafka.app import LedgerApp, attach_pipeline, create_app
+from stockline.adapters.kafka.app import attach_ledger, create_app
+from stockline.adapters.kafka.ledger_consumer import LedgerConsumer
 from stockline.adapters.kafka.publisher import KafkaPublisher
 from stockline.adapters.metrics import Metrics
 from stockline.adapters.redis.keys import Keys
@@ -14,10 +17,13 @@ from stockline.adapters.redis.store import RedisLedgerStore
 from stockline.service_layer.process_batch import LedgerPipeline
 from stockline.settings import Settings
 
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
 
 @dataclass
 class LedgerWorker:
-    app: LedgerApp
+    app: faust.App
     pipeline: LedgerPipeline
     store: RedisLedgerStore
     metrics: Metrics
@@ -30,16 +36,45 @@ def redis_client(settings: Settings) -> Redis:
 
 
 def build_worker(settings: Settings) -> LedgerWorker:
-    """Wire the ledger worker: faust app, Redis store, Kafka publisher, metrics."""
+    """Wire the ledger worker: Kafka consumer and publisher, Redis store, metrics."""
     app = create_app(settings)
     store = RedisLedgerStore(
         redis_client(settings), keys=Keys(settings.key_prefix), retention_us=settings.retention_us
     )
-    publisher = KafkaPublisher(
-        app.producer, atp_topic=settings.atp_topic, dlq_topic=settings.dlq_topic
-    )
+    publisher = KafkaPublisher(settings)
     pipeline = LedgerPipeline(store, publisher, settings.retention_us)
     metrics = Metrics()
-    app.watermark_source = store.watermarks
-    attach_pipeline(app, settings, pipeline.process, metrics)
+    consumer = LedgerConsumer(
+        settings, pipeline.process, store.watermarks, metrics, requires=[publisher]
+    )
+    attach_ledger(app, settings, consumer, metrics)
     return LedgerWorker(app, pipeline, store, metrics)
+
+
+def api_tokens(settings: Settings) -> list[str]:
+    """The bearer tokens the API accepts: `api_tokens` plus each non-blank line of
+    `api_tokens_file`. Empty means the API runs without auth."""
+    tokens = [t.get_secret_value() for t in settings.api_tokens]
+    if settings.api_tokens_file is not None:
+        lines = settings.api_tokens_file.read_text(encoding="utf-8").splitlines()
+        tokens += [line.strip() for line in lines if line.strip()]
+    return tokens
+
+
+def build_api(settings: Settings) -> FastAPI:
+    """Wire the read API: Redis reader, network view, availability queries, FastAPI app.
+    Safety stock is 0 and channels are empty until a network file is plugged in here."""
+    from stockline.adapters.http.app import create_app as create_api
+    from stockline.adapters.memory import StaticNetworkView
+    from stockline.adapters.redis.reader import RedisLedgerReader
+    from stockline.service_layer.availability import Availability
+
+    redis = redis_client(settings)
+    reader = RedisLedgerReader(redis, keys=Keys(settings.key_prefix))
+    return create_api(
+        Availability(reader, StaticNetworkView()),
+        tokens=api_tokens(settings),
+        max_body_bytes=settings.api_max_body_bytes,
+        batch_max=settings.api_batch_max,
+        on_shutdown=redis.aclose,
+    )

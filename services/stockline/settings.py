@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import tempfile
+from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 INPUT_TOPICS = (
@@ -39,6 +40,8 @@ class Settings(BaseSettings):
     batch_max: int = Field(2000, ge=1, le=100_000)
     batch_within_s: float = Field(0.02, gt=0, le=10)
 
+    commit_interval_s: float = Field(1.0, gt=0, le=60)
+    """How often processed offsets are committed to Kafka (also on rebalance and stop)."""
     session_timeout_s: float = Field(10.0, ge=6, le=300)
     """How soon a crashed worker's partitions move to a live one (Kafka group session)."""
 
@@ -50,6 +53,17 @@ class Settings(BaseSettings):
 
     web_host: str = "127.0.0.1"
     web_port: int = Field(6066, ge=0, le=65535)
+
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(8080, ge=0, le=65535)
+    api_tokens: tuple[SecretStr, ...] = ()
+    """Bearer tokens the read API accepts (JSON list); none here or in the file: no auth."""
+    api_tokens_file: Path | None = None
+    """A file of bearer tokens, one per line (a mounted secret); added to `api_tokens`."""
+    api_max_body_bytes: int = Field(131_072, ge=1024, le=16_777_216)
+    """Larger request bodies get 413 before they are read."""
+    api_batch_max: int = Field(500, ge=1, le=500)
+    """SKUs per batch lookup; DESIGN.md caps it at 500, a deployment may lower it."""
 
     @property
     def retention_us(self) -> int:

@@ -1,4 +1,5 @@
-"""Publishing through the faust app's producer (acks=all); waits until the broker has it."""
+"""Publishing to Kafka with an idempotent aiokafka producer (acks=all); a call returns once
+the broker has every message of it."""
 
 from __future__ import annotations
 
@@ -6,29 +7,52 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
+from aiokafka import AIOKafkaProducer
+from mode import Service
+
 from stockline.service_layer.ports import DeadLetter
+from stockline.settings import Settings
 
 
-class KafkaPublisher:
+class KafkaPublisher(Service):
     """The Publisher port on Kafka: ATP snapshots keyed by SKU, DLQ records as they came."""
 
-    def __init__(self, producer: Any, *, atp_topic: str, dlq_topic: str) -> None:
-        self._producer = producer
-        self._atp_topic = atp_topic
-        self._dlq_topic = dlq_topic
+    def __init__(self, settings: Settings, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._settings = settings
+        self._atp_topic = settings.atp_topic
+        self._dlq_topic = settings.dlq_topic
+        self.producer: AIOKafkaProducer | None = None
+
+    async def on_start(self) -> None:
+        # aiokafka clients bind to the running loop, so they are made here, not in __init__
+        self.producer = AIOKafkaProducer(
+            bootstrap_servers=self._settings.kafka_bootstrap,
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=2,
+            max_batch_size=256 * 1024,
+        )
+        await self.producer.start()
+
+    async def on_stop(self) -> None:
+        if self.producer is not None:
+            await self.producer.stop()
+
+    def _send(self) -> Any:
+        if self.producer is None:
+            raise RuntimeError("the publisher is not started")
+        return self.producer.send
 
     async def publish_atp(self, messages: Sequence[tuple[str, bytes]]) -> None:
-        pending = [
-            await self._producer.send(self._atp_topic, sku.encode(), value, None, None, None)
-            for sku, value in messages
-        ]
+        send = self._send()
+        pending = [await send(self._atp_topic, value, key=sku.encode()) for sku, value in messages]
         await asyncio.gather(*pending)
 
     async def dead_letter(self, records: Sequence[DeadLetter]) -> None:
+        send = self._send()
         pending = [
-            await self._producer.send(
-                self._dlq_topic, record.key, record.value, None, None, headers
-            )
+            await send(self._dlq_topic, record.value, key=record.key, headers=headers)
             for record, headers in records
         ]
         await asyncio.gather(*pending)

@@ -10,13 +10,9 @@ everything, or a new key prefix) is replayed from its start.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
 
 from stockline.service_layer.ports import TopicPartition
-
-log = logging.getLogger(__name__)
 
 WatermarkSource = Callable[[Sequence[TopicPartition]], Awaitable[dict[TopicPartition, int]]]
 
@@ -27,30 +23,3 @@ def rewind_target(committed: int | None, watermark: int | None) -> int | None:
         return None
     applied = -1 if watermark is None else watermark
     return applied + 1 if applied + 1 < committed else None
-
-
-def install_watermark_resume(consumer: Any, watermarks: WatermarkSource) -> None:
-    """Make the faust consumer's seek-to-committed (run on every partition assignment, before
-    fetching resumes) rewind to the applied watermark where that is behind."""
-    original = consumer.seek_to_committed
-
-    async def seek_to_committed() -> Mapping[Any, int]:
-        committed = dict(await original())
-        marks = await watermarks([(tp.topic, tp.partition) for tp in committed])
-        for tp, offset in list(committed.items()):
-            target = rewind_target(offset, marks.get((tp.topic, tp.partition)))
-            if target is not None:
-                log.warning(
-                    "Redis has applied %s[%d] only up to offset %d but Kafka committed %d: "
-                    "replaying from %d",
-                    tp.topic,
-                    tp.partition,
-                    target - 1,
-                    offset,
-                    target,
-                )
-                await consumer._seek(tp, target)
-                committed[tp] = target
-        return committed
-
-    consumer.seek_to_committed = seek_to_committed
