@@ -12,8 +12,10 @@ from stockline.adapters.kafka.app import attach_ledger, create_app
 from stockline.adapters.kafka.ledger_consumer import LedgerConsumer
 from stockline.adapters.kafka.publisher import KafkaPublisher
 from stockline.adapters.metrics import Metrics
+from stockline.adapters.network_file import load_network
 from stockline.adapters.redis.keys import Keys
 from stockline.adapters.redis.store import RedisLedgerStore
+from stockline.service_layer.planning import Planner
 from stockline.service_layer.process_batch import LedgerPipeline
 from stockline.settings import Settings
 
@@ -35,14 +37,23 @@ def redis_client(settings: Settings) -> Redis:
     )
 
 
-def build_worker(settings: Settings) -> LedgerWorker:
+def planner(settings: Settings) -> Planner:
+    """The planner of the configured network file (NetworkFileError names field and line)."""
+    network = load_network(settings.network_file) if settings.network_file else None
+    return Planner(network, settings.demand_alpha, settings.demand_horizon_days)
+
+
+def build_worker(settings: Settings, plans: Planner | None = None) -> LedgerWorker:
     """Wire the ledger worker: Kafka consumer and publisher, Redis store, metrics."""
     app = create_app(settings)
     store = RedisLedgerStore(
-        redis_client(settings), keys=Keys(settings.key_prefix), retention_us=settings.retention_us
+        redis_client(settings),
+        keys=Keys(settings.key_prefix),
+        retention_us=settings.retention_us,
+        demand_days=2 * settings.demand_horizon_days,
     )
     publisher = KafkaPublisher(settings)
-    pipeline = LedgerPipeline(store, publisher, settings.retention_us)
+    pipeline = LedgerPipeline(store, publisher, settings.retention_us, planner=plans or planner(settings))
     metrics = Metrics()
     consumer = LedgerConsumer(
         settings, pipeline.process, store.watermarks, metrics, requires=[publisher]

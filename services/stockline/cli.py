@@ -60,11 +60,16 @@ def _check_redis(settings: Settings) -> None:
 def _worker(settings: Settings, args: argparse.Namespace) -> int:
     import faust
 
-    from stockline.bootstrap import build_worker
+    from stockline.adapters.network_file import NetworkFileError
+    from stockline.bootstrap import build_worker, planner
 
+    try:
+        plans = planner(settings)  # a bad network file fails before anything connects
+    except NetworkFileError as exc:
+        raise SystemExit(f"stockline: {exc}") from exc
     _check_redis(settings)
     _ensure_topics(settings)
-    worker = build_worker(settings)
+    worker = build_worker(settings, plans)
     faust.Worker(worker.app, loglevel=args.loglevel, quiet=True).execute_from_commandline()
     return 0
 
@@ -73,6 +78,22 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
     from stockline.demo import run_demo
 
     return asyncio.run(_reachable_kafka(settings, run_demo(settings, sku=args.sku)))
+
+
+def _api(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from stockline.bootstrap import build_api
+
+    app = build_api(settings)
+    uvicorn.run(
+        app,
+        host=settings.api_host,
+        port=settings.api_port,
+        log_level=args.loglevel,
+        access_log=False,
+    )
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -91,6 +112,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     worker.add_argument("--loglevel", default="warning", choices=["debug", "info", "warning"])
     worker.set_defaults(run=_worker)
+    api = sub.add_parser(
+        "api", help="serve the HTTP read API (availability, node stock, /metrics) with uvicorn"
+    )
+    api.add_argument("--loglevel", default="warning", choices=["debug", "info", "warning"])
+    api.set_defaults(run=_api)
     demo = sub.add_parser(
         "demo", help="publish a short story of events for one SKU and print ATP as it changes"
     )

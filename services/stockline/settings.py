@@ -36,6 +36,14 @@ class Settings(BaseSettings):
     partitions: int = Field(6, ge=1, le=1024)
     replication_factor: int = Field(1, ge=1, le=16)
 
+    network_file: Path | None = None
+    """The network YAML (nodes, lanes, policies); without one: no safety stock, channels or
+    signals."""
+    demand_alpha: float = Field(0.2, gt=0, le=1)
+    """Weight of the latest day in the exponentially weighted demand estimate."""
+    demand_horizon_days: int = Field(28, ge=1, le=365)
+    """Complete days the demand estimate looks back over (daily buckets are kept twice as long)."""
+
     retention_days: float = Field(7.0, gt=0)
     batch_max: int = Field(2000, ge=1, le=100_000)
     batch_within_s: float = Field(0.02, gt=0, le=10)

@@ -54,6 +54,7 @@ class World:
     redis_url: str
     run: str = field(default_factory=lambda: uuid.uuid4().hex[:10])
     partitions: int = 3
+    network_file: Path | None = None
 
     def topic(self, name: str) -> str:
         return f"{self.run}.{name}"
@@ -63,7 +64,8 @@ class World:
         return Settings(**self._fields())  # type: ignore[arg-type]
 
     def _fields(self) -> dict[str, Any]:
-        return {
+        network = {"network_file": str(self.network_file)} if self.network_file else {}
+        return network | {
             "kafka_bootstrap": self.bootstrap,
             "redis_url": self.redis_url,
             "key_prefix": f"it-{self.run}",

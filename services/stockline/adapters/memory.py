@@ -11,6 +11,7 @@ from stockline.service_layer.ports import (
     ApplyResult,
     DeadLetter,
     Delivery,
+    PlanMarks,
     SkuSnapshot,
     TopicPartition,
     group_by_sku,
@@ -27,6 +28,7 @@ class MemoryLedgerStore:
     )
     applied_watermarks: dict[TopicPartition, int] = field(default_factory=dict)
     node_skus: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    armed: dict[str, dict[str, bool]] = field(default_factory=dict)
 
     async def apply(self, deliveries: Sequence[Delivery], now_us: int) -> ApplyResult:
         result = ApplyResult(outcomes=[Outcome.APPLIED] * len(deliveries))
@@ -56,11 +58,16 @@ class MemoryLedgerStore:
         if after != before:
             ledger.version += 1
         if after != before or redelivered:
-            result.snapshots.append(SkuSnapshot(sku, ledger.version, after, ledger.demand()))
+            result.snapshots.append(self._snapshot(ledger))
 
     async def record_progress(
-        self, offsets: Mapping[TopicPartition, int], snapshots: Sequence[SkuSnapshot] = ()
+        self,
+        offsets: Mapping[TopicPartition, int],
+        snapshots: Sequence[SkuSnapshot] = (),
+        marks: Sequence[PlanMarks] = (),
     ) -> None:
+        for mark in marks:
+            self.armed.setdefault(mark.sku, {}).update(mark.armed)
         for tp, offset in offsets.items():
             self.applied_watermarks[tp] = max(offset, self.applied_watermarks.get(tp, -1))
         for snapshot in snapshots:
@@ -76,7 +83,11 @@ class MemoryLedgerStore:
         ledger = self.ledgers.get(sku)
         if ledger is None:
             return None
-        return SkuSnapshot(sku, ledger.version, ledger.stock(), ledger.demand())
+        return self._snapshot(ledger)
+
+    def _snapshot(self, ledger: SkuLedger) -> SkuSnapshot:
+        armed = dict(self.armed.get(ledger.sku, {}))
+        return SkuSnapshot(ledger.sku, ledger.version, ledger.stock(), ledger.demand(), armed)
 
 
 @dataclass
@@ -85,9 +96,52 @@ class ListPublisher:
 
     atp: list[tuple[str, bytes]] = field(default_factory=list)
     dlq: list[DeadLetter] = field(default_factory=list)
+    reorder: list[tuple[str, bytes]] = field(default_factory=list)
+    rebalance: list[tuple[str, bytes]] = field(default_factory=list)
 
     async def publish_atp(self, messages: Sequence[tuple[str, bytes]]) -> None:
         self.atp.extend(messages)
 
     async def dead_letter(self, records: Sequence[DeadLetter]) -> None:
         self.dlq.extend(records)
+
+    async def publish_signals(
+        self, reorder: Sequence[tuple[str, bytes]], rebalance: Sequence[tuple[str, bytes]]
+    ) -> None:
+        self.reorder.extend(reorder)
+        self.rebalance.extend(rebalance)
+
+
+@dataclass
+class MemoryLedgerReader:
+    """A LedgerReader over a MemoryLedgerStore, for tests of the read side."""
+
+    store: MemoryLedgerStore
+    reachable: bool = True
+
+    async def snapshots(self, skus: Sequence[str]) -> list[SkuSnapshot | None]:
+        return [await self.store.snapshot(sku) for sku in skus]
+
+    async def node_skus(self, node_id: str, *, after: str | None, limit: int) -> list[str]:
+        held = sorted(self.store.node_skus.get(node_id, ()))
+        return [sku for sku in held if after is None or sku > after][:limit]
+
+    async def ping(self) -> bool:
+        return self.reachable
+
+
+@dataclass(frozen=True)
+class StaticNetworkView:
+    """A NetworkView from plain mappings; the default (empty) means safety stock 0 and
+    no channels, which is the network until a network file is configured."""
+
+    safety: Mapping[tuple[str, str], int] = field(default_factory=dict)
+    """Safety stock by (node_id, sku)."""
+    channels: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """Channels served by node_id."""
+
+    def safety_stock(self, node_id: str, sku: str) -> int:
+        return self.safety.get((node_id, sku), 0)
+
+    def channels_of(self, node_id: str) -> frozenset[str]:
+        return self.channels.get(node_id, frozenset())

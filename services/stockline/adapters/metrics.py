@@ -63,6 +63,12 @@ class Metrics:
             "Times a node's on_hand of a SKU went below zero",
             registry=r,
         )
+        self.signals = Counter(
+            "stockline_signals",
+            "Reorder and rebalance signals published, by kind and reason",
+            ["kind", "reason"],
+            registry=r,
+        )
         self.redis_errors = Counter(
             "stockline_redis_errors", "Redis calls that failed (then retried)", registry=r
         )
@@ -80,6 +86,8 @@ class Metrics:
         self.apply_seconds.observe(report.apply_seconds)
         self.atp_messages.inc(report.atp_messages)
         self.negative_on_hand.inc(report.went_negative)
+        for (kind, reason), n in report.signals.items():
+            self.signals.labels(kind=kind, reason=reason).inc(n)
 
     def set_lag(self, lag: dict[tuple[str, int], int]) -> None:
         """Replace the lag gauges: partitions no longer assigned disappear."""

@@ -49,6 +49,18 @@ class SkuSnapshot:
     demand: Mapping[str, Mapping[int, int]] = field(default_factory=dict, compare=False)
     """Per node, units demanded per UTC day number (the demand estimate's input); not part
     of equality, which is about stock."""
+    armed: Mapping[str, bool] = field(default_factory=dict, compare=False)
+    """Per node, whether a reorder crossing may fire (absent: armed)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PlanMarks:
+    """What planning stores per SKU after its signals are out: each planned node's armed
+    state and current safety stock (which the read API shows)."""
+
+    sku: str
+    armed: Mapping[str, bool]
+    safety_stock: Mapping[str, int]
 
 
 @dataclass(slots=True)
@@ -75,11 +87,14 @@ class LedgerStore(Protocol):
         ...
 
     async def record_progress(
-        self, offsets: Mapping[TopicPartition, int], snapshots: Sequence[SkuSnapshot] = ()
+        self,
+        offsets: Mapping[TopicPartition, int],
+        snapshots: Sequence[SkuSnapshot] = (),
+        marks: Sequence[PlanMarks] = (),
     ) -> None:
-        """After a batch is applied: remember per partition the highest offset below which
-        everything is applied (never lowered), and index each snapshot's SKU under its
-        nodes, so a node's stock can be listed."""
+        """After a batch is applied and published: remember per partition the highest offset
+        below which everything is applied (never lowered), index each snapshot's SKU under
+        its nodes (so a node's stock can be listed), and store the planning marks."""
         ...
 
     async def watermarks(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
@@ -98,4 +113,10 @@ class Publisher(Protocol):
 
     async def dead_letter(self, records: Sequence[DeadLetter]) -> None:
         """Publish original records with reason headers to the DLQ; returns once stored."""
+        ...
+
+    async def publish_signals(
+        self, reorder: Sequence[tuple[str, bytes]], rebalance: Sequence[tuple[str, bytes]]
+    ) -> None:
+        """Publish (sku, message) pairs to the reorder and rebalance signal topics."""
         ...

@@ -1,13 +1,15 @@
 """The life of a batch of events, top to bottom:
 
 decode -> dead-letter the rejects -> apply to the ledger (one atomic step per SKU)
--> record progress (applied watermarks, node index) -> publish one ATP snapshot per changed SKU.
+-> plan (levels, channels, signals) -> publish one ATP snapshot per changed SKU and the
+signals -> record progress (applied watermarks, node index, armed states).
 The caller acknowledges the Kafka offsets only after `LedgerPipeline.process` returns,
 so a crash anywhere in between redelivers the batch, and redelivery changes nothing.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -17,11 +19,14 @@ from stockline.contracts.codec import Rejection, decode
 from stockline.contracts.outbound import AtpMessage, NodeAtp, as_of, dlq_headers
 from stockline.domain.events import event_type_of
 from stockline.domain.ledger import Outcome
+from stockline.domain.signals import ReorderSignal
+from stockline.service_layer.planning import Planner, SkuPlan
 from stockline.service_layer.ports import (
     ApplyResult,
     DeadLetter,
     Delivery,
     LedgerStore,
+    PlanMarks,
     Publisher,
     RawRecord,
     SkuSnapshot,
@@ -33,10 +38,6 @@ REJECTED = "rejected"
 
 def now_us() -> int:
     return time.time_ns() // 1000
-
-
-def no_safety_stock(node_id: str, sku: str) -> int:
-    return 0
 
 
 @dataclass(slots=True)
@@ -52,6 +53,8 @@ class BatchReport:
     apply_seconds: float = 0.0
     atp_messages: int = 0
     went_negative: int = 0
+    signals: Counter[tuple[str, str]] = field(default_factory=Counter)
+    """Signals published, by (kind, reason)."""
 
 
 @dataclass
@@ -62,7 +65,7 @@ class LedgerPipeline:
     publisher: Publisher
     retention_us: int
     clock: Callable[[], int] = now_us
-    safety_stock: Callable[[str, str], int] = no_safety_stock
+    planner: Planner = field(default_factory=Planner)
 
     async def process(self, records: Sequence[RawRecord]) -> BatchReport:
         """Process a batch once its records are read; idempotent, so safe to repeat."""
@@ -74,9 +77,15 @@ class LedgerPipeline:
         started = time.perf_counter()
         result = await self.store.apply(deliveries, now)
         report.apply_seconds = time.perf_counter() - started
-        await self.store.record_progress(_highest_offsets(records), result.snapshots)
-        if result.snapshots:
-            await self.publisher.publish_atp([self._atp(s, now) for s in result.snapshots])
+        stamp = as_of(now)
+        plans = [self.planner.plan(s, now, stamp) for s in result.snapshots]
+        if plans:
+            atp = [self._atp(s, p, stamp) for s, p in zip(result.snapshots, plans, strict=True)]
+            await self.publisher.publish_atp(atp)
+            await self._publish_signals(plans, report)
+        # after publishing: a crash before this replays the batch, deciding the same signals
+        marks = [PlanMarks(p.sku, p.armed, _safety(p)) for p in plans if p.levels]
+        await self.store.record_progress(_highest_offsets(records), result.snapshots, marks)
         self._count(deliveries, result.outcomes, now, report)
         self._freshness(deliveries, result, self.clock(), report)
         report.atp_messages = len(result.snapshots)
@@ -98,10 +107,22 @@ class LedgerPipeline:
                 deliveries.append(Delivery(decoded, r.topic, r.partition, r.offset))
         return deliveries, rejects
 
-    def _atp(self, snapshot: SkuSnapshot, now: int) -> tuple[str, bytes]:
+    async def _publish_signals(self, plans: list[SkuPlan], report: BatchReport) -> None:
+        reorder: list[tuple[str, bytes]] = []
+        rebalance: list[tuple[str, bytes]] = []
+        for plan in plans:
+            for signal in plan.signals:
+                message = (plan.sku, json.dumps(signal.payload()).encode())
+                kind = "reorder" if isinstance(signal, ReorderSignal) else "rebalance"
+                (reorder if kind == "reorder" else rebalance).append(message)
+                report.signals[kind, signal.reason] += 1
+        if reorder or rebalance:
+            await self.publisher.publish_signals(reorder, rebalance)
+
+    def _atp(self, snapshot: SkuSnapshot, plan: SkuPlan, stamp: str) -> tuple[str, bytes]:
         nodes = {}
         for node_id, stock in snapshot.nodes.items():
-            safety = self.safety_stock(node_id, snapshot.sku)
+            safety = plan.safety_stock(node_id)
             nodes[node_id] = NodeAtp(
                 atp=stock.atp(safety),
                 on_hand=stock.on_hand,
@@ -112,9 +133,10 @@ class LedgerPipeline:
         message = AtpMessage(
             sku=snapshot.sku,
             version=snapshot.version,
-            as_of=as_of(now),
+            as_of=stamp,
             network_atp=sum(n.atp for n in nodes.values()),
             nodes=nodes,
+            channels=self.planner.channels({n: a.atp for n, a in nodes.items()}),
         )
         return snapshot.sku, message.to_bytes()
 
@@ -127,7 +149,6 @@ class LedgerPipeline:
             if outcome is Outcome.APPLIED:
                 report.event_ages_s.append((now - delivery.event.occurred_us) / 1e6)
 
-
     @staticmethod
     def _freshness(
         deliveries: list[Delivery], result: ApplyResult, published: int, report: BatchReport
@@ -138,6 +159,10 @@ class LedgerPipeline:
             for d, outcome in zip(deliveries, result.outcomes, strict=True)
             if outcome is Outcome.APPLIED and d.event.sku in changed
         ]
+
+
+def _safety(plan: SkuPlan) -> dict[str, int]:
+    return {node: lv.safety_stock for node, lv in plan.levels.items()}
 
 
 def _highest_offsets(records: Sequence[RawRecord]) -> dict[TopicPartition, int]:

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from stockline.adapters.memory import ListPublisher, MemoryLedgerStore
+from stockline.adapters.network_file import load_network
 from stockline.contracts.codec import encode
-from stockline.domain.events import OrderPlaced, Receipt
+from stockline.domain.events import OrderPlaced, Pick, Receipt
+from stockline.domain.network import Network
+from stockline.service_layer.planning import Planner
 from stockline.service_layer.ports import RawRecord
 from stockline.service_layer.process_batch import LedgerPipeline
 
@@ -14,15 +19,42 @@ NOW = 1_795_000_000_000_000
 WEEK_US = 7 * 86_400 * 1_000_000
 
 
-def pipeline(safety: int = 0) -> tuple[LedgerPipeline, MemoryLedgerStore, ListPublisher]:
+NETWORK = """
+nodes:
+  - {id: DC-1, kind: dc, region: east, channels: [web]}
+  - {id: STORE-1, kind: store, region: east, channels: [store-pickup, web]}
+lanes:
+  - {from: DC-1, to: STORE-1, transit_days: 1, cost_per_unit: 0.5}
+classes: {default: C}
+policies:
+  defaults:
+    A: {kind: static, reorder_point: 10, order_up_to: 40, supplier_lead_time_days: 28}
+    B: {kind: static, reorder_point: 10, order_up_to: 40, supplier_lead_time_days: 28}
+    C:
+      kind: static
+      reorder_point: 10
+      order_up_to: 40
+      safety_stock: 15
+      supplier_lead_time_days: 28
+      case_pack: 10
+      moq: 20
+"""
+
+
+@pytest.fixture(scope="module")
+def network(tmp_path_factory: pytest.TempPathFactory) -> Network:
+    path = tmp_path_factory.mktemp("network") / "network.yaml"
+    path.write_text(NETWORK)
+    return load_network(path)
+
+
+def pipeline(
+    network: Network | None = None,
+) -> tuple[LedgerPipeline, MemoryLedgerStore, ListPublisher]:
     store, publisher = MemoryLedgerStore(), ListPublisher()
-    return (
-        LedgerPipeline(
-            store, publisher, WEEK_US, clock=lambda: NOW, safety_stock=lambda n, s: safety
-        ),
-        store,
-        publisher,
-    )
+    planner = Planner(network)
+    run = LedgerPipeline(store, publisher, WEEK_US, clock=lambda: NOW, planner=planner)
+    return run, store, publisher
 
 
 def record(offset: int, event: Receipt | OrderPlaced, partition: int = 0) -> RawRecord:
@@ -51,14 +83,71 @@ async def test_one_coalesced_atp_message_per_changed_sku() -> None:
     assert report.by_type_outcome["receipt", "applied"] == 3
 
 
-async def test_safety_stock_lowers_atp_but_never_below_zero() -> None:
-    run, _, publisher = pipeline(safety=15)
+async def test_safety_stock_lowers_atp_and_channels_total_their_nodes(network: Network) -> None:
+    run, _, publisher = pipeline(network)
     order = OrderPlaced("o-1", NOW - 1_000_000, "oms", "DC-1", "SKU-1", qty=3, order_id="SO-1")
-    await run.process([record(0, receipt(1, qty=20)), record(1, order)])
-    node = json.loads(publisher.atp[0][1])["nodes"]["DC-1"]
-    assert node["atp"] == 2  # 20 on hand - 3 reserved - 15 safety stock
-    await run.process([record(2, order)])  # the same order again: nothing changes, no message
+    await run.process(
+        [
+            record(0, receipt(1, qty=20)),
+            record(1, order),
+            record(2, receipt(2, node="STORE-1", qty=16)),
+        ]
+    )
+    message = json.loads(publisher.atp[0][1])
+    assert message["nodes"]["DC-1"]["atp"] == 2  # 20 on hand - 3 reserved - 15 safety stock
+    assert message["nodes"]["STORE-1"]["atp"] == 1  # 16 - 15
+    assert message["nodes"]["DC-1"]["safety_stock"] == 15
+    assert message["channels"] == {"store-pickup": 1, "web": 2 + 1}
+    await run.process([record(3, order)])  # the same order again: nothing changes, no message
     assert len(publisher.atp) == 1
+
+
+async def test_a_node_not_in_the_network_has_no_safety_stock_and_no_channel(
+    network: Network,
+) -> None:
+    run, _, publisher = pipeline(network)
+    await run.process([record(0, receipt(1, node="POPUP-9", qty=5))])
+    message = json.loads(publisher.atp[0][1])
+    assert message["nodes"]["POPUP-9"]["safety_stock"] == 0
+    assert message["network_atp"] == 5
+    assert message["channels"] == {}
+
+
+async def test_one_reorder_signal_per_crossing_of_the_reorder_point(network: Network) -> None:
+    run, store, publisher = pipeline(network)
+    await run.process([record(0, receipt(1, node="STORE-1", qty=12))])  # position 12 > 10
+    assert publisher.reorder == []
+
+    pick = Pick("p-1", NOW - 1_000_000, "pos", "STORE-1", "SKU-1", qty=4)
+    report = await run.process([RawRecord("inventory.picks", 0, 0, b"SKU-1", encode(pick))])
+    assert len(publisher.reorder) == 1  # 12 - 4 = 8 <= 10: crossed
+    signal = json.loads(publisher.reorder[0][1])
+    assert signal["node_id"] == "STORE-1"
+    assert signal["position"] == 8
+    # order_up_to 40 - 8 = 32, rounded up to the case pack of 10 = 40 (>= MOQ 20)
+    assert signal["suggested_qty"] == 40
+    assert report.signals == {("reorder", "position_at_or_below_reorder_point"): 1}
+
+    again = Pick("p-2", NOW - 900_000, "pos", "STORE-1", "SKU-1", qty=1)
+    await run.process([RawRecord("inventory.picks", 0, 1, b"SKU-1", encode(again))])
+    assert len(publisher.reorder) == 1  # still low: no repeat
+    assert store.armed["SKU-1"]["STORE-1"] is False
+
+
+async def test_a_short_node_is_rebalanced_from_the_donor_instead_of_reordered(
+    network: Network,
+) -> None:
+    run, _, publisher = pipeline(network)
+    await run.process(
+        [record(0, receipt(1, node="DC-1", qty=100)), record(1, receipt(2, node="STORE-1", qty=5))]
+    )
+    assert publisher.reorder == []  # DC-1 has 100 - 40 = 60 spare above its order-up-to
+    (rebalance,) = [json.loads(value) for _, value in publisher.rebalance]
+    assert rebalance["from_node"] == "DC-1"
+    assert rebalance["to_node"] == "STORE-1"
+    # need 40 - 5 = 35, spare 60: 35 rounded down to the case pack of 10 = 30
+    assert rebalance["qty"] == 30
+    assert rebalance["lane_days"] == 1
 
 
 async def test_bad_records_go_to_the_dlq_with_headers_and_the_rest_applies() -> None:

@@ -22,6 +22,8 @@ class KafkaPublisher(Service):
         self._settings = settings
         self._atp_topic = settings.atp_topic
         self._dlq_topic = settings.dlq_topic
+        self._reorder_topic = settings.reorder_topic
+        self._rebalance_topic = settings.rebalance_topic
         self.producer: AIOKafkaProducer | None = None
 
     async def on_start(self) -> None:
@@ -45,8 +47,18 @@ class KafkaPublisher(Service):
         return self.producer.send
 
     async def publish_atp(self, messages: Sequence[tuple[str, bytes]]) -> None:
+        await self._keyed(self._atp_topic, messages)
+
+    async def publish_signals(
+        self, reorder: Sequence[tuple[str, bytes]], rebalance: Sequence[tuple[str, bytes]]
+    ) -> None:
+        await asyncio.gather(
+            self._keyed(self._reorder_topic, reorder), self._keyed(self._rebalance_topic, rebalance)
+        )
+
+    async def _keyed(self, topic: str, messages: Sequence[tuple[str, bytes]]) -> None:
         send = self._send()
-        pending = [await send(self._atp_topic, value, key=sku.encode()) for sku, value in messages]
+        pending = [await send(topic, value, key=sku.encode()) for sku, value in messages]
         await asyncio.gather(*pending)
 
     async def dead_letter(self, records: Sequence[DeadLetter]) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from importlib import resources
 from typing import Any
 
@@ -23,6 +23,7 @@ from stockline.domain.ledger import NodeStock, Outcome
 from stockline.service_layer.ports import (
     ApplyResult,
     Delivery,
+    PlanMarks,
     SkuSnapshot,
     TopicPartition,
     group_by_sku,
@@ -70,9 +71,13 @@ class RedisLedgerStore:
         return result
 
     async def record_progress(
-        self, offsets: Mapping[TopicPartition, int], snapshots: Sequence[SkuSnapshot] = ()
+        self,
+        offsets: Mapping[TopicPartition, int],
+        snapshots: Sequence[SkuSnapshot] = (),
+        marks: Sequence[PlanMarks] = (),
     ) -> None:
-        """One round trip: the watermark script, then the node index additions."""
+        """One round trip: the watermark script, the node index additions and the planning
+        marks (`<node>|ar` armed, `<node>|ss` safety stock in the SKU's ledger hash)."""
         args: list[str | int] = []
         for (topic, partition), offset in sorted(offsets.items()):
             args += [f"{topic}|{partition}", offset]
@@ -81,9 +86,12 @@ class RedisLedgerStore:
         def index_nodes(pipe: Any) -> None:
             for node_id, skus in by_node.items():
                 pipe.zadd(self._keys.node_skus(node_id), dict.fromkeys(skus, 0), nx=True)
+            for mark in marks:
+                if fields := _mark_fields(mark):
+                    pipe.hset(self._keys.ledger(mark.sku), mapping=fields)
 
         calls = [([self._keys.watermarks()], args)] if args else []
-        if calls or by_node:
+        if calls or by_node or marks:
             await self._run(self._watermark_src, calls, then=index_nodes)
 
     async def watermarks(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
@@ -172,27 +180,44 @@ def _skus_by_node(snapshots: Sequence[SkuSnapshot]) -> dict[str, list[str]]:
     return by_node
 
 
+def _mark_fields(mark: PlanMarks) -> dict[str, str]:
+    fields = {f"{node}|ar": "1" if armed else "0" for node, armed in mark.armed.items()}
+    fields.update({f"{node}|ss": str(units) for node, units in mark.safety_stock.items()})
+    return fields
+
+
 def _snapshot(sku: str, version: int, flat: Sequence[Any]) -> SkuSnapshot:
-    return SkuSnapshot(sku, version, _parse_nodes(flat), _parse_demand(flat))
+    pairs = list(_pairs(flat))
+    armed = {field[:-3]: value == "1" for field, value in pairs if field.endswith("|ar")}
+    return SkuSnapshot(sku, version, _parse_nodes(pairs), _parse_demand(pairs), armed)
 
 
-def _parse_demand(flat: Sequence[Any]) -> dict[str, dict[int, int]]:
+def _pairs(flat: Sequence[Any]) -> Iterator[tuple[str, str]]:
+    """(field, value) text pairs of a hash given as [field, value, field, value, ...]."""
+    for i in range(0, len(flat), 2):
+        field, value = flat[i], flat[i + 1]
+        yield (
+            field.decode() if isinstance(field, bytes) else str(field),
+            value.decode() if isinstance(value, bytes) else str(value),
+        )
+
+
+def _parse_demand(pairs: list[tuple[str, str]]) -> dict[str, dict[int, int]]:
     """Per node, units per day, from the ledger hash's `<node>|d|<day>` fields."""
     demand: dict[str, dict[int, int]] = {}
-    for i in range(0, len(flat), 2):
-        field = flat[i].decode() if isinstance(flat[i], bytes) else str(flat[i])
+    for field, value in pairs:
         node, marker, day = field.partition("|d|")
         if marker:
-            demand.setdefault(node, {})[int(day)] = int(flat[i + 1])
+            demand.setdefault(node, {})[int(day)] = int(value)
     return dict(sorted(demand.items()))
 
 
 def _parse_nodes(flat: Sequence[Any]) -> dict[str, NodeStock]:
-    """Node stock from a ledger hash given as [field, value, field, value, ...]."""
+    """Node stock from a ledger hash, as (field, value) pairs or a flat reply."""
+    pairs = flat if flat and isinstance(flat[0], tuple) else list(_pairs(flat))
     nodes: dict[str, dict[str, int]] = {}
-    for i in range(0, len(flat), 2):
-        field = flat[i].decode() if isinstance(flat[i], bytes) else str(flat[i])
+    for field, value in pairs:
         node, _, kind = field.rpartition("|")
         if kind in _FIELDS:
-            nodes.setdefault(node, {})[_FIELDS[kind]] = int(flat[i + 1])
+            nodes.setdefault(node, {})[_FIELDS[kind]] = int(value)
     return {node: NodeStock(**values) for node, values in sorted(nodes.items())}

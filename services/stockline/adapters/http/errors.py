@@ -1,0 +1,91 @@
+"""Every error the API returns is an `ErrorBody`: `{"error": code, "detail": sentence}`,
+plus `problems` naming each bad field of a 422."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from redis.exceptions import RedisError
+from starlette.exceptions import HTTPException
+
+from stockline.contracts.api import ErrorBody, Problem
+
+log = logging.getLogger(__name__)
+
+_CODES = {
+    400: "malformed_body",
+    401: "unauthorized",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "body_too_large",
+}
+
+
+class ApiError(Exception):
+    """An answer other than success, raised by a route and rendered as an `ErrorBody`."""
+
+    def __init__(self, status: int, error: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.error, self.detail = status, error, detail
+
+
+def error_response(
+    status: int,
+    error: str,
+    detail: str,
+    problems: Sequence[Problem] = (),
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    body = ErrorBody(error=error, detail=detail, problems=list(problems))
+    return JSONResponse(body.model_dump(), status_code=status, headers=headers)
+
+
+def problems_of(errors: Sequence[Any]) -> list[Problem]:
+    """Pydantic's validation errors as `field` (dotted location) and `problem` pairs."""
+    return [
+        Problem(field=".".join(str(p) for p in e.get("loc", ())), problem=str(e.get("msg", "")))
+        for e in errors
+    ]
+
+
+async def _api_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
+    return error_response(exc.status, exc.error, exc.detail)
+
+
+async def _invalid(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = problems_of(exc.errors())
+    detail = "; ".join(f"{p.field}: {p.problem}" for p in problems) or "invalid request"
+    if any(e.get("type") == "json_invalid" for e in exc.errors()):
+        return error_response(400, "malformed_body", f"the body is not JSON: {detail}", problems)
+    return error_response(422, "invalid_request", detail, problems)
+
+
+async def _http(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    code = _CODES.get(exc.status_code, f"http_{exc.status_code}")
+    return error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
+
+
+async def _ledger_down(_: Request, exc: Exception) -> JSONResponse:
+    log.warning("ledger read failed: %s", exc)
+    return error_response(503, "ledger_unavailable", "the stock ledger (Redis) did not answer")
+
+
+async def _crash(_: Request, exc: Exception) -> JSONResponse:
+    log.error("unhandled error", exc_info=exc)
+    return error_response(500, "internal_error", "the server failed; the error is logged")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(RequestValidationError, _invalid)
+    app.add_exception_handler(HTTPException, _http)
+    app.add_exception_handler(RedisError, _ledger_down)
+    app.add_exception_handler(Exception, _crash)

@@ -1,0 +1,155 @@
+"""Read-side use cases of the HTTP API: availability of SKUs and a node's stock, over a
+read port of the ledger and a view of the network. Nothing here writes stock.
+
+ATP follows DESIGN.md section 3: a node's `atp = max(0, on_hand - reserved - safety_stock)`,
+network ATP is the sum over nodes, a channel's ATP the sum over the nodes serving it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from stockline.contracts.api import BatchAvailability, NodeStockItem, NodeStockPage
+from stockline.contracts.outbound import AtpMessage, NodeAtp, as_of
+from stockline.domain.ledger import NodeStock
+from stockline.service_layer.ports import SkuSnapshot
+
+
+class LedgerReader(Protocol):
+    """Read-only access to the ledger the workers write."""
+
+    async def snapshots(self, skus: Sequence[str]) -> list[SkuSnapshot | None]:
+        """Each SKU's current stock, in the order asked (None: no event touched it),
+        read in one round trip."""
+        ...
+
+    async def node_skus(self, node_id: str, *, after: str | None, limit: int) -> list[str]:
+        """Up to `limit` SKUs held at the node, in SKU order, all greater than `after`."""
+        ...
+
+    async def ping(self) -> bool:
+        """True when the ledger answers; never raises."""
+        ...
+
+
+class NetworkView(Protocol):
+    """What the network file says about nodes; answers must be cheap (called per node)."""
+
+    def safety_stock(self, node_id: str, sku: str) -> int:
+        """Units of the SKU held back at the node (0 without a policy)."""
+        ...
+
+    def channels_of(self, node_id: str) -> frozenset[str]:
+        """The sales channels the node serves (empty when the network does not say)."""
+        ...
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+
+
+@dataclass(frozen=True, slots=True)
+class NodeFilter:
+    """Which nodes count in an answer: all, some by id, and/or those serving a channel."""
+
+    nodes: frozenset[str] | None = None
+    channel: str | None = None
+
+    def keeps(self, node_id: str, network: NetworkView) -> bool:
+        if self.nodes is not None and node_id not in self.nodes:
+            return False
+        return self.channel is None or self.channel in network.channels_of(node_id)
+
+
+EVERY_NODE = NodeFilter()
+
+
+def node_atp(stock: NodeStock, safety_stock: int) -> NodeAtp:
+    return NodeAtp(
+        atp=stock.atp(safety_stock),
+        on_hand=stock.on_hand,
+        reserved=stock.reserved,
+        inbound=stock.inbound,
+        safety_stock=safety_stock,
+    )
+
+
+def channel_totals(
+    nodes: dict[str, NodeAtp], network: NetworkView, only: str | None = None
+) -> dict[str, int]:
+    """ATP per channel over the nodes serving it; with `only`, that channel alone (even 0)."""
+    totals: dict[str, int] = {} if only is None else {only: 0}
+    for node_id, node in nodes.items():
+        for channel in network.channels_of(node_id):
+            if only is None or channel == only:
+                totals[channel] = totals.get(channel, 0) + node.atp
+    return dict(sorted(totals.items()))
+
+
+def atp_message(
+    snapshot: SkuSnapshot, network: NetworkView, at_us: int, where: NodeFilter = EVERY_NODE
+) -> AtpMessage:
+    """The `inventory.atp` shape of a snapshot, counting only the nodes `where` keeps."""
+    nodes = {
+        node_id: node_atp(stock, network.safety_stock(node_id, snapshot.sku))
+        for node_id, stock in snapshot.nodes.items()
+        if where.keeps(node_id, network)
+    }
+    return AtpMessage(
+        sku=snapshot.sku,
+        version=snapshot.version,
+        as_of=as_of(at_us),
+        network_atp=sum(node.atp for node in nodes.values()),
+        nodes=nodes,
+        channels=channel_totals(nodes, network, where.channel),
+    )
+
+
+@dataclass
+class Availability:
+    """The queries storefronts and operators run; `as_of` is the time of the read."""
+
+    reader: LedgerReader
+    network: NetworkView
+    clock: Callable[[], int] = now_us
+
+    async def of_sku(self, sku: str) -> AtpMessage | None:
+        """The SKU's availability, or None when no event ever touched it."""
+        (snapshot,) = await self.reader.snapshots([sku])
+        return None if snapshot is None else atp_message(snapshot, self.network, self.clock())
+
+    async def of_skus(self, skus: Iterable[str], where: NodeFilter) -> BatchAvailability:
+        """Many SKUs in one ledger round trip; repeated SKUs are answered once."""
+        unique = list(dict.fromkeys(skus))
+        snapshots = await self.reader.snapshots(unique)
+        at = self.clock()
+        return BatchAvailability(
+            items=[atp_message(s, self.network, at, where) for s in snapshots if s is not None],
+            not_found=[sku for sku, s in zip(unique, snapshots, strict=True) if s is None],
+        )
+
+    async def node_stock(
+        self, node_id: str, *, cursor: str | None, limit: int
+    ) -> NodeStockPage | None:
+        """A page of the node's stock after `cursor` (a SKU); None when the node holds no
+        SKU at all, so an unknown node is told apart from a page past the end."""
+        skus = await self.reader.node_skus(node_id, after=cursor, limit=limit + 1)
+        if not skus and cursor is None:
+            return None
+        page = skus[:limit]
+        snapshots = await self.reader.snapshots(page)
+        items = [self._item(node_id, s) for s in snapshots if s and node_id in s.nodes]
+        next_cursor = page[-1] if len(skus) > limit else None
+        return NodeStockPage(node_id=node_id, items=items, next_cursor=next_cursor)
+
+    async def ready(self) -> bool:
+        """True when the ledger answers."""
+        return await self.reader.ping()
+
+    def _item(self, node_id: str, snapshot: SkuSnapshot) -> NodeStockItem:
+        safety = self.network.safety_stock(node_id, snapshot.sku)
+        base = node_atp(snapshot.nodes[node_id], safety)
+        return NodeStockItem(sku=snapshot.sku, version=snapshot.version, **base.model_dump())

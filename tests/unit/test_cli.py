@@ -1,0 +1,49 @@
+"""The `stockline` command's errors: one line a person can act on, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def stockline(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("STOCKLINE_")}
+    return subprocess.run(
+        [sys.executable, "-m", "stockline.cli", *args],
+        env=clean | env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_a_bad_network_file_stops_the_worker_naming_field_and_line(tmp_path: Path) -> None:
+    bad = tmp_path / "network.yaml"
+    bad.write_text("nodes:\n  - {id: DC-1, kind: warehouse, region: east, channels: [web]}\n")
+    result = stockline("worker", STOCKLINE_NETWORK_FILE=str(bad))
+    assert result.returncode == 1
+    assert "line 2, nodes[0].kind" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_an_unreachable_kafka_is_named_with_the_address_tried() -> None:
+    result = stockline("topics", STOCKLINE_KAFKA_BOOTSTRAP="127.0.0.1:1")
+    assert result.returncode == 1
+    assert "cannot reach Kafka at 127.0.0.1:1 (STOCKLINE_KAFKA_BOOTSTRAP)" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_an_unreachable_redis_is_named_with_the_address_tried() -> None:
+    result = stockline("worker", STOCKLINE_REDIS_URL="redis://127.0.0.1:1/0")
+    assert result.returncode == 1
+    assert "cannot reach Redis at redis://127.0.0.1:1/0 (STOCKLINE_REDIS_URL)" in result.stderr
+
+
+def test_help_lists_every_subcommand() -> None:
+    result = stockline("--help")
+    assert result.returncode == 0
+    for command in ("topics", "worker", "demo"):
+        assert command in result.stdout
