@@ -53,7 +53,9 @@ def build_worker(settings: Settings, plans: Planner | None = None) -> LedgerWork
         demand_days=2 * settings.demand_horizon_days,
     )
     publisher = KafkaPublisher(settings)
-    pipeline = LedgerPipeline(store, publisher, settings.retention_us, planner=plans or planner(settings))
+    pipeline = LedgerPipeline(
+        store, publisher, settings.retention_us, planner=plans or planner(settings)
+    )
     metrics = Metrics()
     consumer = LedgerConsumer(
         settings, pipeline.process, store.watermarks, metrics, requires=[publisher]
@@ -74,16 +76,16 @@ def api_tokens(settings: Settings) -> list[str]:
 
 def build_api(settings: Settings) -> FastAPI:
     """Wire the read API: Redis reader, network view, availability queries, FastAPI app.
-    Safety stock is 0 and channels are empty until a network file is plugged in here."""
+    Channels and fixed safety stock come from the network file, a demand-driven safety
+    stock from what the workers stored with the ledger."""
     from stockline.adapters.http.app import create_app as create_api
-    from stockline.adapters.memory import StaticNetworkView
     from stockline.adapters.redis.reader import RedisLedgerReader
     from stockline.service_layer.availability import Availability
 
     redis = redis_client(settings)
     reader = RedisLedgerReader(redis, keys=Keys(settings.key_prefix))
     return create_api(
-        Availability(reader, StaticNetworkView()),
+        Availability(reader, planner(settings).view),
         tokens=api_tokens(settings),
         max_body_bytes=settings.api_max_body_bytes,
         batch_max=settings.api_batch_max,

@@ -29,6 +29,7 @@ class MemoryLedgerStore:
     applied_watermarks: dict[TopicPartition, int] = field(default_factory=dict)
     node_skus: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     armed: dict[str, dict[str, bool]] = field(default_factory=dict)
+    safety_stock: dict[str, dict[str, int]] = field(default_factory=dict)
 
     async def apply(self, deliveries: Sequence[Delivery], now_us: int) -> ApplyResult:
         result = ApplyResult(outcomes=[Outcome.APPLIED] * len(deliveries))
@@ -68,6 +69,7 @@ class MemoryLedgerStore:
     ) -> None:
         for mark in marks:
             self.armed.setdefault(mark.sku, {}).update(mark.armed)
+            self.safety_stock.setdefault(mark.sku, {}).update(mark.safety_stock)
         for tp, offset in offsets.items():
             self.applied_watermarks[tp] = max(offset, self.applied_watermarks.get(tp, -1))
         for snapshot in snapshots:
@@ -87,7 +89,9 @@ class MemoryLedgerStore:
 
     def _snapshot(self, ledger: SkuLedger) -> SkuSnapshot:
         armed = dict(self.armed.get(ledger.sku, {}))
-        return SkuSnapshot(ledger.sku, ledger.version, ledger.stock(), ledger.demand(), armed)
+        safety = dict(self.safety_stock.get(ledger.sku, {}))
+        stock, demand = ledger.stock(), ledger.demand()
+        return SkuSnapshot(ledger.sku, ledger.version, stock, demand, armed, safety)
 
 
 @dataclass

@@ -89,12 +89,18 @@ def channel_totals(
     return dict(sorted(totals.items()))
 
 
+def safety_stock(snapshot: SkuSnapshot, node_id: str, network: NetworkView) -> int:
+    """What planning last set for the node (it follows demand), else the policy's own."""
+    stored = snapshot.safety_stock.get(node_id)
+    return stored if stored is not None else network.safety_stock(node_id, snapshot.sku)
+
+
 def atp_message(
     snapshot: SkuSnapshot, network: NetworkView, at_us: int, where: NodeFilter = EVERY_NODE
 ) -> AtpMessage:
     """The `inventory.atp` shape of a snapshot, counting only the nodes `where` keeps."""
     nodes = {
-        node_id: node_atp(stock, network.safety_stock(node_id, snapshot.sku))
+        node_id: node_atp(stock, safety_stock(snapshot, node_id, network))
         for node_id, stock in snapshot.nodes.items()
         if where.keeps(node_id, network)
     }
@@ -150,6 +156,6 @@ class Availability:
         return await self.reader.ping()
 
     def _item(self, node_id: str, snapshot: SkuSnapshot) -> NodeStockItem:
-        safety = self.network.safety_stock(node_id, snapshot.sku)
+        safety = safety_stock(snapshot, node_id, self.network)
         base = node_atp(snapshot.nodes[node_id], safety)
         return NodeStockItem(sku=snapshot.sku, version=snapshot.version, **base.model_dump())

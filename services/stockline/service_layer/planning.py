@@ -65,16 +65,9 @@ class Planner:
                 signals.append(signal)
         return SkuPlan(snapshot.sku, node_levels, signals, armed)
 
-    def channels(self, atp_by_node: Mapping[str, int]) -> dict[str, int]:
-        """Per channel, the ATP summed over the snapshot's nodes that serve it."""
-        totals: dict[str, int] = {}
-        if self.network is None:
-            return totals
-        for node_id, atp in atp_by_node.items():
-            if self._planned(node_id):
-                for channel in self.network.channels_of(node_id):
-                    totals[channel] = totals.get(channel, 0) + atp
-        return dict(sorted(totals.items()))
+    @property
+    def view(self) -> PolicyView:
+        return PolicyView(self.network)
 
     def _levels(self, snapshot: SkuSnapshot, today: int) -> dict[str, Levels]:
         if self.network is None:
@@ -90,10 +83,33 @@ class Planner:
         return out
 
     def _planned(self, node_id: str) -> bool:
-        if self.network is None:
-            return False
-        try:
-            self.network.node(node_id)
-        except KeyError:
-            return False
-        return True
+        return _listed(self.network, node_id)
+
+
+@dataclass(frozen=True)
+class PolicyView:
+    """The network file seen as the read side's NetworkView: channels per node, and the
+    policy's own safety stock (a fixed one; a demand-driven one is 0 until planning has
+    stored it with the ledger)."""
+
+    network: Network | None = None
+
+    def channels_of(self, node_id: str) -> frozenset[str]:
+        if self.network is None or not _listed(self.network, node_id):
+            return frozenset()
+        return self.network.channels_of(node_id)
+
+    def safety_stock(self, node_id: str, sku: str) -> int:
+        if self.network is None or not _listed(self.network, node_id):
+            return 0
+        return self.network.policy_for(sku, node_id).safety_stock or 0
+
+
+def _listed(network: Network | None, node_id: str) -> bool:
+    if network is None:
+        return False
+    try:
+        network.node(node_id)
+    except KeyError:
+        return False
+    return True

@@ -51,6 +51,8 @@ class SkuSnapshot:
     of equality, which is about stock."""
     armed: Mapping[str, bool] = field(default_factory=dict, compare=False)
     """Per node, whether a reorder crossing may fire (absent: armed)."""
+    safety_stock: Mapping[str, int] = field(default_factory=dict, compare=False)
+    """Per planned node, the safety stock planning last set (absent: the policy's own)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,13 +13,14 @@ import json
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from stockline.contracts.codec import Rejection, decode
-from stockline.contracts.outbound import AtpMessage, NodeAtp, as_of, dlq_headers
+from stockline.contracts.outbound import as_of, dlq_headers
 from stockline.domain.events import event_type_of
 from stockline.domain.ledger import Outcome
 from stockline.domain.signals import ReorderSignal
+from stockline.service_layer.availability import atp_message
 from stockline.service_layer.planning import Planner, SkuPlan
 from stockline.service_layer.ports import (
     ApplyResult,
@@ -67,6 +68,9 @@ class LedgerPipeline:
     clock: Callable[[], int] = now_us
     planner: Planner = field(default_factory=Planner)
 
+    def __post_init__(self) -> None:
+        self._view = self.planner.view
+
     async def process(self, records: Sequence[RawRecord]) -> BatchReport:
         """Process a batch once its records are read; idempotent, so safe to repeat."""
         now = self.clock()
@@ -80,7 +84,7 @@ class LedgerPipeline:
         stamp = as_of(now)
         plans = [self.planner.plan(s, now, stamp) for s in result.snapshots]
         if plans:
-            atp = [self._atp(s, p, stamp) for s, p in zip(result.snapshots, plans, strict=True)]
+            atp = [self._atp(s, p, now) for s, p in zip(result.snapshots, plans, strict=True)]
             await self.publisher.publish_atp(atp)
             await self._publish_signals(plans, report)
         # after publishing: a crash before this replays the batch, deciding the same signals
@@ -119,26 +123,9 @@ class LedgerPipeline:
         if reorder or rebalance:
             await self.publisher.publish_signals(reorder, rebalance)
 
-    def _atp(self, snapshot: SkuSnapshot, plan: SkuPlan, stamp: str) -> tuple[str, bytes]:
-        nodes = {}
-        for node_id, stock in snapshot.nodes.items():
-            safety = plan.safety_stock(node_id)
-            nodes[node_id] = NodeAtp(
-                atp=stock.atp(safety),
-                on_hand=stock.on_hand,
-                reserved=stock.reserved,
-                inbound=stock.inbound,
-                safety_stock=safety,
-            )
-        message = AtpMessage(
-            sku=snapshot.sku,
-            version=snapshot.version,
-            as_of=stamp,
-            network_atp=sum(n.atp for n in nodes.values()),
-            nodes=nodes,
-            channels=self.planner.channels({n: a.atp for n, a in nodes.items()}),
-        )
-        return snapshot.sku, message.to_bytes()
+    def _atp(self, snapshot: SkuSnapshot, plan: SkuPlan, now: int) -> tuple[str, bytes]:
+        planned = replace(snapshot, safety_stock=_safety(plan))
+        return snapshot.sku, atp_message(planned, self._view, now).to_bytes()
 
     @staticmethod
     def _count(

@@ -6,11 +6,12 @@ import json
 
 import pytest
 
-from stockline.adapters.memory import ListPublisher, MemoryLedgerStore
+from stockline.adapters.memory import ListPublisher, MemoryLedgerReader, MemoryLedgerStore
 from stockline.adapters.network_file import load_network
 from stockline.contracts.codec import encode
 from stockline.domain.events import OrderPlaced, Pick, Receipt
 from stockline.domain.network import Network
+from stockline.service_layer.availability import Availability
 from stockline.service_layer.planning import Planner
 from stockline.service_layer.ports import RawRecord
 from stockline.service_layer.process_batch import LedgerPipeline
@@ -100,6 +101,18 @@ async def test_safety_stock_lowers_atp_and_channels_total_their_nodes(network: N
     assert message["channels"] == {"store-pickup": 1, "web": 2 + 1}
     await run.process([record(3, order)])  # the same order again: nothing changes, no message
     assert len(publisher.atp) == 1
+
+
+async def test_the_read_side_shows_the_safety_stock_and_channels_the_worker_published(
+    network: Network,
+) -> None:
+    run, store, publisher = pipeline(network)
+    await run.process([record(0, receipt(1, qty=20))])
+    published = json.loads(publisher.atp[-1][1])
+    answered = await Availability(MemoryLedgerReader(store), Planner(network).view).of_sku("SKU-1")
+    assert answered is not None
+    assert answered.nodes["DC-1"].safety_stock == published["nodes"]["DC-1"]["safety_stock"] == 15
+    assert answered.channels == published["channels"] == {"web": 5}  # 20 - 15
 
 
 async def test_a_node_not_in_the_network_has_no_safety_stock_and_no_channel(

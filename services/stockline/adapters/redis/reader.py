@@ -9,7 +9,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from stockline.adapters.redis.keys import Keys
-from stockline.adapters.redis.store import _parse_nodes
+from stockline.adapters.redis.store import snapshot_from_hash
 from stockline.service_layer.ports import SkuSnapshot
 
 
@@ -29,7 +29,10 @@ class RedisLedgerReader:
         for sku in skus:
             pipe.hgetall(self._keys.ledger(sku))
         hashes: list[dict[Any, Any]] = await pipe.execute()
-        return [_snapshot(sku, h) for sku, h in zip(skus, hashes, strict=True)]
+        return [
+            snapshot_from_hash(sku, [x for kv in h.items() for x in kv])
+            for sku, h in zip(skus, hashes, strict=True)
+        ]
 
     async def node_skus(self, node_id: str, *, after: str | None, limit: int) -> list[str]:
         low = "-" if after is None else f"({after}"
@@ -43,10 +46,3 @@ class RedisLedgerReader:
             return bool(await self._redis.ping())
         except (RedisError, OSError):
             return False
-
-
-def _snapshot(sku: str, flat: dict[Any, Any]) -> SkuSnapshot | None:
-    if not flat:
-        return None
-    version = flat.get("v", flat.get(b"v", 0))
-    return SkuSnapshot(sku, int(version), _parse_nodes([x for kv in flat.items() for x in kv]))

@@ -102,11 +102,8 @@ class RedisLedgerStore:
         return {tp: int(v) for tp, v in zip(partitions, values, strict=True) if v is not None}
 
     async def snapshot(self, sku: str) -> SkuSnapshot | None:
-        flat: dict[Any, Any] = await self._redis.hgetall(self._keys.ledger(sku))
-        if not flat:
-            return None
-        pairs = [item for pair in flat.items() for item in pair]
-        return _snapshot(sku, int(flat.get("v", flat.get(b"v", 0))), pairs)
+        found: dict[Any, Any] = await self._redis.hgetall(self._keys.ledger(sku))
+        return snapshot_from_hash(sku, [item for pair in found.items() for item in pair])
 
     async def _run(
         self,
@@ -186,10 +183,19 @@ def _mark_fields(mark: PlanMarks) -> dict[str, str]:
     return fields
 
 
+def snapshot_from_hash(sku: str, flat: Sequence[Any]) -> SkuSnapshot | None:
+    """A SKU's snapshot from its ledger hash as [field, value, ...]; None when empty."""
+    if not flat:
+        return None
+    version = next((int(v) for f, v in _pairs(flat) if f == "v"), 0)
+    return _snapshot(sku, version, flat)
+
+
 def _snapshot(sku: str, version: int, flat: Sequence[Any]) -> SkuSnapshot:
     pairs = list(_pairs(flat))
     armed = {field[:-3]: value == "1" for field, value in pairs if field.endswith("|ar")}
-    return SkuSnapshot(sku, version, _parse_nodes(pairs), _parse_demand(pairs), armed)
+    safety = {field[:-3]: int(value) for field, value in pairs if field.endswith("|ss")}
+    return SkuSnapshot(sku, version, _parse_nodes(pairs), _parse_demand(pairs), armed, safety)
 
 
 def _pairs(flat: Sequence[Any]) -> Iterator[tuple[str, str]]:
@@ -212,9 +218,8 @@ def _parse_demand(pairs: list[tuple[str, str]]) -> dict[str, dict[int, int]]:
     return dict(sorted(demand.items()))
 
 
-def _parse_nodes(flat: Sequence[Any]) -> dict[str, NodeStock]:
-    """Node stock from a ledger hash, as (field, value) pairs or a flat reply."""
-    pairs = flat if flat and isinstance(flat[0], tuple) else list(_pairs(flat))
+def _parse_nodes(pairs: list[tuple[str, str]]) -> dict[str, NodeStock]:
+    """Node stock from a ledger hash's (field, value) pairs."""
     nodes: dict[str, dict[str, int]] = {}
     for field, value in pairs:
         node, _, kind = field.rpartition("|")
