@@ -28,4 +28,10 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" >"$stamp"
 fi
 
+if ! command -v promtool >/dev/null; then
+  say "installing promtool (Debian's prometheus package) for the alert rule tests"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null
+  command -v systemctl >/dev/null && systemctl disable --now prometheus >/dev/null 2>&1 || true
+fi
+
 "$root/deploy/local/stack.sh" install

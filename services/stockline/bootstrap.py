@@ -46,17 +46,18 @@ def planner(settings: Settings) -> Planner:
 def build_worker(settings: Settings, plans: Planner | None = None) -> LedgerWorker:
     """Wire the ledger worker: Kafka consumer and publisher, Redis store, metrics."""
     app = create_app(settings)
+    metrics = Metrics()
     store = RedisLedgerStore(
         redis_client(settings),
         keys=Keys(settings.key_prefix),
         retention_us=settings.retention_us,
         demand_days=2 * settings.demand_horizon_days,
+        on_round_trip=metrics.redis_round_trips.inc,
     )
     publisher = KafkaPublisher(settings)
     pipeline = LedgerPipeline(
         store, publisher, settings.retention_us, planner=plans or planner(settings)
     )
-    metrics = Metrics()
     consumer = LedgerConsumer(
         settings, pipeline.process, store.watermarks, metrics, requires=[publisher]
     )

@@ -69,6 +69,11 @@ class Metrics:
             ["kind", "reason"],
             registry=r,
         )
+        self.redis_round_trips = Counter(
+            "stockline_redis_round_trips",
+            "Pipelined round trips to Redis made by the ledger (two per batch when all is well)",
+            registry=r,
+        )
         self.redis_errors = Counter(
             "stockline_redis_errors", "Redis calls that failed (then retried)", registry=r
         )

@@ -58,9 +58,7 @@ def test_prometheus_scrapes_the_jobs_the_rules_and_dashboard_select() -> None:
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     assert {"stockline-worker", "stockline-api"} <= jobs.keys()
     ports = {
-        name: {sd["port"] for sd in jobs[name].get("dns_sd_configs", [])}
-        | {int(t.rsplit(":", 1)[1]) for sc in jobs[name].get("static_configs", [])
-           for t in sc["targets"]}
+        name: {sd["port"] for sd in jobs[name]["dns_sd_configs"]}
         for name in ("stockline-worker", "stockline-api")
     }
     assert ports == {"stockline-worker": {6066}, "stockline-api": {8080}}
@@ -102,9 +100,7 @@ def test_alert_queries_only_exported_metrics(rule: dict[str, Any]) -> None:
 
 def test_unit_test_series_are_exported_metrics() -> None:
     series = {
-        s["series"].split("{", 1)[0]
-        for test in UNIT_TESTS["tests"]
-        for s in test["input_series"]
+        s["series"].split("{", 1)[0] for test in UNIT_TESTS["tests"] for s in test["input_series"]
     }
     assert not unknown(series), f"alerts_test.yml feeds series nothing exports: {unknown(series)}"
 

@@ -41,9 +41,16 @@ class RedisLedgerStore:
     """A LedgerStore on Redis >= 7.0 (single node or Cluster: every call stays in one slot)."""
 
     def __init__(
-        self, redis: Redis, *, keys: Keys, retention_us: int, demand_days: int = 56
+        self,
+        redis: Redis,
+        *,
+        keys: Keys,
+        retention_us: int,
+        demand_days: int = 56,
+        on_round_trip: Callable[[], None] = lambda: None,
     ) -> None:
         self._redis = redis
+        self._on_round_trip = on_round_trip
         self._keys = keys
         self._retention_us = retention_us
         self._demand_days = demand_days
@@ -121,6 +128,7 @@ class RedisLedgerStore:
                 pipe.evalsha(self._shas[src], len(keys), *keys, *args)
             if then is not None:
                 then(pipe)
+            self._on_round_trip()
             try:
                 return list(await pipe.execute())[: len(calls)]
             except NoScriptError:
