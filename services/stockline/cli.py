@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Awaitable, Sequence
+from pathlib import Path
 from typing import TypeVar
 
 from stockline.settings import Settings
@@ -96,6 +97,27 @@ def _api(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench(settings: Settings, args: argparse.Namespace) -> int:
+    from stockline.bench.run import report, run_bench
+
+    result = asyncio.run(
+        _reachable_kafka(
+            settings,
+            run_bench(
+                settings,
+                events=args.events,
+                skus=args.skus,
+                nodes=args.nodes,
+                latency_s=args.latency_seconds,
+                out=args.out,
+            ),
+        )
+    )
+    print(report(result))
+    print(f"written: {args.out / 'bench.json'}, {args.out / 'bench.png'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="stockline",
@@ -122,6 +144,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--sku", default="SKU-DEMO-1")
     demo.set_defaults(run=_demo)
+    bench = sub.add_parser(
+        "bench",
+        help="measure one worker on the real broker: sustained events/s, ratio to a bare "
+        "consumer, event-to-ATP latency at half peak, Redis round trips, RSS",
+    )
+    bench.add_argument("--events", type=int, default=1_000_000)
+    bench.add_argument("--skus", type=int, default=10_000)
+    bench.add_argument("--nodes", type=int, default=20)
+    bench.add_argument("--latency-seconds", type=float, default=20.0)
+    bench.add_argument("--out", type=Path, default=Path("out/bench"))
+    bench.set_defaults(run=_bench)
     return parser
 
 
