@@ -75,6 +75,7 @@ async def run_bench(
         result.mean_batch = metrics.value("stockline_batch_records_sum") / batches
     finally:
         worker.stop()
+        await world.clean()
     write_outputs(result, out)
     return result
 

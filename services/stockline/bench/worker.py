@@ -38,6 +38,23 @@ class BenchWorld:
             }
         )
 
+    async def clean(self) -> None:
+        """Delete the run's Redis keys and topics, so runs do not pile up."""
+        from aiokafka.admin import AIOKafkaAdminClient
+        from redis.asyncio import Redis
+
+        s = self.settings
+        redis = Redis.from_url(s.redis_url)
+        async for key in redis.scan_iter(match=f"{s.key_prefix}:*", count=5000):
+            await redis.unlink(key)
+        await redis.aclose()
+        admin = AIOKafkaAdminClient(bootstrap_servers=s.kafka_bootstrap)
+        await admin.start()
+        try:
+            await admin.delete_topics([*s.input_topics, *s.output_topics])
+        finally:
+            await admin.close()
+
     def env(self, web_port: int) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("STOCKLINE_")}
         for name, value in self.settings.model_dump(exclude_none=True).items():

@@ -2,23 +2,27 @@
 -- Apply one SKU's share of a batch, atomically: the rules of domain/ledger.py, in Redis.
 -- Validates every argument before the first write (Redis does not roll a script back).
 --
--- KEYS[1] ledger hash   fields v (version) and <node>|oh |rs |ib |cu |ci
---                       (on_hand, reserved, inbound, latest count's occurred_us and event_id)
+-- KEYS[1] ledger hash   fields v (version) and <node>|oh |rs |ib (on_hand, reserved,
+--                       inbound; planning adds |ar armed and |ss safety stock)
 -- KEYS[2] seen zset     event_id -> applied at (us); trimmed to the retention window
 -- KEYS[3] offsets hash  "<topic>|<partition>" -> last applied offset of this SKU there
--- KEYS[4..] the deltas zsets, order lines and supplies the effects name by index
--- ARGV: now_us, retention_us, demand_days, n_events, then per event:
---   event_id, "<topic>|<partition>", offset, n_effects, and n_effects x 6 fields:
---   kind, node_id, key_index, a, b, c with kind
+-- KEYS[4] counts hash   <node>|cu, <node>|ci: the latest count's occurred_us and event_id
+-- KEYS[5] demand hash   <node>|<day>: units demanded at the node that UTC day
+-- KEYS[6..] the deltas zsets, order lines and supplies the effects name by index
+-- ARGV: now_us, retention_us, demand_days, with_demand (0|1), and a MessagePack array of
+--   events, each [event_id, "<topic>|<partition>", offset, effects], each effect
+--   [kind, node_id, key_index, a, b, c] with kind
 --     D delta  (a = occurred_us, b = qty)        C count  (a = occurred_us, b = counted_qty)
 --     L line   (a = placed, b = picked, c = 1 if cancelled)
 --     S supply (a = expected, b = received)
---     Q demand (a = UTC day number, b = units; kept in the ledger hash as <node>|d|<day>)
--- Returns {version, outcomes, went_negative, snapshot}: outcomes has one letter per event
--- (a applied, d duplicate event_id, r redelivered offset); snapshot is HGETALL of the ledger
--- when the stock changed or an offset was redelivered, else empty.
+--     Q demand (a = UTC day number, b = units)
+-- Returns {version, outcomes, went_negative, nodes, demand}: outcomes has one letter per
+-- event (a applied, d duplicate event_id, r redelivered offset). When the stock changed or
+-- an offset was redelivered, nodes is the SKU's snapshot, six entries a node:
+-- node_id, on_hand, reserved, inbound, armed (1, 0, or -1 unset), safety_stock (-1 unset),
+-- and with with_demand, demand is node_id, day, units per bucket; else both are empty.
 
-local ledger, seen, offsets = KEYS[1], KEYS[2], KEYS[3]
+local ledger, seen, offsets, counts, demands = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 
 local function fail(msg)
   return redis.error_reply('stockline apply: ' .. msg)
@@ -30,26 +34,41 @@ local function int(s)
   return n
 end
 
--- Parse and validate everything first.
-local now, retention, demand_days, n_events = int(ARGV[1]), int(ARGV[2]), int(ARGV[3]), int(ARGV[4])
-if not (now and retention and demand_days and n_events) then return fail('bad header') end
-local events, i = {}, 5
-for e = 1, n_events do
-  local ev = {id = ARGV[i], tp = ARGV[i + 1], offset = int(ARGV[i + 2]), effects = {}}
-  local n_effects = int(ARGV[i + 3])
-  if not (ev.id and ev.tp and ev.offset and n_effects) then return fail('bad event ' .. e) end
-  i = i + 4
-  for f = 1, n_effects do
-    local fx = {kind = ARGV[i], node = ARGV[i + 1], key = KEYS[int(ARGV[i + 2]) or 0],
-                a_raw = ARGV[i + 3], a = int(ARGV[i + 3]), b = int(ARGV[i + 4]), c = int(ARGV[i + 5])}
-    if not (fx.node and fx.key and fx.a and fx.b and fx.c) then return fail('bad effect ' .. e) end
-    if not (fx.kind == 'D' or fx.kind == 'C' or fx.kind == 'L' or fx.kind == 'S' or fx.kind == 'Q') then
-      return fail('bad effect kind ' .. tostring(fx.kind))
-    end
-    ev.effects[f] = fx
-    i = i + 6
+local KINDS = {D = true, C = true, L = true, S = true, Q = true}
+
+local function parse_effect(x)
+  if type(x) ~= 'table' then return nil end
+  local fx = {kind = x[1], node = x[2], key = KEYS[int(x[3]) or 0], a = int(x[4]), b = int(x[5]),
+              c = int(x[6])}
+  if not (KINDS[fx.kind] and type(fx.node) == 'string' and fx.key and fx.a and fx.b and fx.c) then
+    return nil
   end
-  events[e] = ev
+  return fx
+end
+
+local function parse_event(x)
+  if type(x) ~= 'table' or type(x[1]) ~= 'string' or type(x[2]) ~= 'string' or not int(x[3])
+     or type(x[4]) ~= 'table' then
+    return nil
+  end
+  local ev = {id = x[1], tp = x[2], offset = int(x[3]), effects = {}}
+  for f, raw in ipairs(x[4]) do
+    ev.effects[f] = parse_effect(raw)
+    if not ev.effects[f] then return nil end
+  end
+  return ev
+end
+
+-- Parse and validate everything first.
+local now, retention, demand_days = int(ARGV[1]), int(ARGV[2]), int(ARGV[3])
+local with_demand = ARGV[4] == '1'
+if not (now and retention and demand_days) then return fail('bad header') end
+local ok, batch = pcall(cmsgpack.unpack, ARGV[5] or '')
+if not ok or type(batch) ~= 'table' then return fail('bad payload') end
+local events = {}
+for e, raw in ipairs(batch) do
+  events[e] = parse_event(raw)
+  if not events[e] then return fail('bad event ' .. e) end
 end
 
 local function fmt(n) return string.format('%d', n) end
@@ -70,29 +89,37 @@ local nodes = {}
 local function node_state(node)
   local s = nodes[node]
   if s then return s end
-  local v = redis.call('HMGET', ledger, node .. '|oh', node .. '|rs', node .. '|ib',
-                       node .. '|cu', node .. '|ci')
+  local v = redis.call('HMGET', ledger, node .. '|oh', node .. '|rs', node .. '|ib')
   s = {exists = v[1] ~= false, oh = tonumber(v[1]) or 0, rs = tonumber(v[2]) or 0,
-       ib = tonumber(v[3]) or 0, cu = tonumber(v[4]), ci = v[5] or nil}
+       ib = tonumber(v[3]) or 0}
   s.oh0, s.rs0, s.ib0 = s.oh, s.rs, s.ib
   nodes[node] = s
   return s
 end
 
+-- The node's latest count, read once and only by the effects that need it.
+local function load_count(s, node)
+  if s.count_loaded then return end
+  local c = redis.call('HMGET', counts, node .. '|cu', node .. '|ci')
+  s.cu, s.ci, s.count_loaded = tonumber(c[1]), c[2] or nil, true
+end
+
 local function delta(s, fx, id)
+  load_count(s, fx.node)
   if s.cu and fx.a <= s.cu then return end -- already inside the latest count
   s.oh = s.oh + fx.b
-  redis.call('ZADD', fx.key, fx.a_raw, fmt(fx.b) .. '|' .. id)
+  redis.call('ZADD', fx.key, fmt(fx.a), fmt(fx.b) .. '|' .. id)
   redis.call('ZREMRANGEBYSCORE', fx.key, '-inf', '(' .. fmt(cutoff))
 end
 
 local function count(s, fx, id)
+  load_count(s, fx.node)
   if s.cu and (fx.a < s.cu or (fx.a == s.cu and not bytes_greater(id, s.ci))) then return end
-  local later = redis.call('ZRANGEBYSCORE', fx.key, '(' .. fx.a_raw, '+inf')
+  local later = redis.call('ZRANGEBYSCORE', fx.key, '(' .. fmt(fx.a), '+inf')
   local sum = 0
   for _, member in ipairs(later) do sum = sum + tonumber(string.match(member, '^(-?%d+)|')) end
-  redis.call('ZREMRANGEBYSCORE', fx.key, '-inf', fx.a_raw)
-  s.cu, s.ci, s.oh = fx.a, id, fx.b + sum
+  redis.call('ZREMRANGEBYSCORE', fx.key, '-inf', fmt(fx.a))
+  s.cu, s.ci, s.oh, s.recounted = fx.a, id, fx.b + sum, true
 end
 
 -- An order line or a supply: two running sums and a flag; kept while it holds stock.
@@ -108,11 +135,11 @@ end
 
 -- A day's demand; a new day's field also drops the week of days that just left the horizon.
 local function demand(fx)
-  local prefix = fx.node .. '|d|'
-  if redis.call('HINCRBY', ledger, prefix .. fx.a_raw, fx.b) == fx.b then
-    for day = fx.a - demand_days - 7, fx.a - demand_days do
-      redis.call('HDEL', ledger, prefix .. fmt(day))
-    end
+  local prefix = fx.node .. '|'
+  if redis.call('HINCRBY', demands, prefix .. fmt(fx.a), fx.b) == fx.b then
+    local gone = {}
+    for day = fx.a - demand_days - 7, fx.a - demand_days do table.insert(gone, prefix .. fmt(day)) end
+    redis.call('HDEL', demands, unpack(gone))
   end
 end
 
@@ -158,12 +185,8 @@ end
 
 local changed, went_negative = false, 0
 for node, s in pairs(nodes) do
-  local fields = {ledger, node .. '|oh', fmt(s.oh), node .. '|rs', fmt(s.rs), node .. '|ib', fmt(s.ib)}
-  if s.cu then
-    table.insert(fields, node .. '|cu'); table.insert(fields, fmt(s.cu))
-    table.insert(fields, node .. '|ci'); table.insert(fields, s.ci)
-  end
-  redis.call('HSET', unpack(fields))
+  redis.call('HSET', ledger, node .. '|oh', fmt(s.oh), node .. '|rs', fmt(s.rs), node .. '|ib', fmt(s.ib))
+  if s.recounted then redis.call('HSET', counts, node .. '|cu', fmt(s.cu), node .. '|ci', s.ci) end
   if not s.exists or s.oh ~= s.oh0 or s.rs ~= s.rs0 or s.ib ~= s.ib0 then changed = true end
   if s.oh < 0 and s.oh0 >= 0 then went_negative = went_negative + 1 end
 end
@@ -174,6 +197,36 @@ if changed then
 else
   version = tonumber(redis.call('HGET', ledger, 'v')) or 0
 end
-local snapshot = {}
-if changed or redelivered then snapshot = redis.call('HGETALL', ledger) end
-return {version, table.concat(outcomes), went_negative, snapshot}
+-- The snapshot, read back in the script so the caller gets plain integers.
+local function snapshot()
+  local flat, nodes, demand, order = redis.call('HGETALL', ledger), {}, {}, {}
+  for k = 1, #flat, 2 do
+    local node, kind = string.match(flat[k], '^(.+)|(%a%a)$')
+    if node then
+      if not nodes[node] then nodes[node] = {}; table.insert(order, node) end
+      nodes[node][kind] = tonumber(flat[k + 1])
+    end
+  end
+  if with_demand then
+    local days = redis.call('HGETALL', demands)
+    for k = 1, #days, 2 do
+      local dnode, day = string.match(days[k], '^(.+)|(%d+)$')
+      table.insert(demand, dnode); table.insert(demand, tonumber(day))
+      table.insert(demand, tonumber(days[k + 1]))
+    end
+  end
+  local out = {}
+  for _, node in ipairs(order) do
+    local n = nodes[node]
+    if n.oh or n.rs or n.ib then
+      for _, value in ipairs({node, n.oh or 0, n.rs or 0, n.ib or 0, n.ar or -1, n.ss or -1}) do
+        table.insert(out, value)
+      end
+    end
+  end
+  return out, demand
+end
+
+local nodes_out, demand_out = {}, {}
+if changed or redelivered then nodes_out, demand_out = snapshot() end
+return {version, table.concat(outcomes), went_negative, nodes_out, demand_out}

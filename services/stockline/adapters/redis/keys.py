@@ -18,7 +18,8 @@ class Keys:
     prefix: str = "stockline"
 
     def ledger(self, sku: str) -> str:
-        """Hash: version and every node's on_hand, reserved, inbound and latest count."""
+        """Hash: version `v`; per node on_hand `|oh`, reserved `|rs`, inbound `|ib`, and
+        what planning stored: armed `|ar`, safety stock `|ss`."""
         return f"{self.prefix}:{{{sku}}}:ledger"
 
     def seen(self, sku: str) -> str:
@@ -28,6 +29,14 @@ class Keys:
     def offsets(self, sku: str) -> str:
         """Hash: per topic-partition, the last offset applied to this SKU."""
         return f"{self.prefix}:{{{sku}}}:offsets"
+
+    def counts(self, sku: str) -> str:
+        """Hash: per node, the latest cycle count's occurred_us (`|cu`) and event_id (`|ci`)."""
+        return f"{self.prefix}:{{{sku}}}:counts"
+
+    def demand(self, sku: str) -> str:
+        """Hash: `<node>|<day>` -> units demanded at the node on that UTC day number."""
+        return f"{self.prefix}:{{{sku}}}:demand"
 
     def deltas(self, sku: str, node_id: str) -> str:
         """Sorted set: deltas newer than the latest count, `qty|event_id` scored by occurred_us."""

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from importlib import resources
 from typing import Any
 
+import msgpack
+from hiredis import pack_command
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, ResponseError
 
 from stockline.adapters.redis.keys import Keys
 from stockline.domain.effects import (
@@ -48,8 +51,12 @@ class RedisLedgerStore:
         retention_us: int,
         demand_days: int = 56,
         on_round_trip: Callable[[], None] = lambda: None,
+        with_demand: bool = True,
     ) -> None:
+        """`with_demand`: return the daily demand buckets with each snapshot (planning
+        needs them; without a network file they are recorded but not read back)."""
         self._redis = redis
+        self._with_demand = with_demand
         self._on_round_trip = on_round_trip
         self._keys = keys
         self._retention_us = retention_us
@@ -69,12 +76,12 @@ class RedisLedgerStore:
         replies = await self._run(self._apply_src, calls)
         result = ApplyResult(outcomes=[Outcome.APPLIED] * len(deliveries))
         for (sku, group), reply in zip(groups, replies, strict=True):
-            version, letters, went_negative, flat = reply
-            for (index, _), letter in zip(group, letters, strict=True):
+            version, letters, went_negative, nodes, demand = reply
+            for (index, _), letter in zip(group, _text(letters), strict=True):
                 result.outcomes[index] = _OUTCOMES[letter]
             result.went_negative += int(went_negative)
-            if flat:
-                result.snapshots.append(_snapshot(sku, int(version), flat))
+            if nodes:
+                result.snapshots.append(_applied_snapshot(sku, int(version), nodes, demand))
         return result
 
     async def record_progress(
@@ -85,21 +92,20 @@ class RedisLedgerStore:
     ) -> None:
         """One round trip: the watermark script, the node index additions and the planning
         marks (`<node>|ar` armed, `<node>|ss` safety stock in the SKU's ledger hash)."""
-        args: list[str | int] = []
+        args: list[str | int | bytes] = []
         for (topic, partition), offset in sorted(offsets.items()):
             args += [f"{topic}|{partition}", offset]
-        by_node = _skus_by_node(snapshots)
-
-        def index_nodes(pipe: Any) -> None:
-            for node_id, skus in by_node.items():
-                pipe.zadd(self._keys.node_skus(node_id), dict.fromkeys(skus, 0), nx=True)
-            for mark in marks:
-                if fields := _mark_fields(mark):
-                    pipe.hset(self._keys.ledger(mark.sku), mapping=fields)
-
+        extra: list[tuple[str | int | bytes, ...]] = []
+        for node_id, skus in _skus_by_node(snapshots).items():
+            members = [item for sku in skus for item in (0, sku)]
+            extra.append(("ZADD", self._keys.node_skus(node_id), "NX", *members))
+        for mark in marks:
+            if fields := _mark_fields(mark):
+                flat = [item for pair in fields.items() for item in pair]
+                extra.append(("HSET", self._keys.ledger(mark.sku), *flat))
         calls = [([self._keys.watermarks()], args)] if args else []
-        if calls or by_node or marks:
-            await self._run(self._watermark_src, calls, then=index_nodes)
+        if calls or extra:
+            await self._run(self._watermark_src, calls, extra)
 
     async def watermarks(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
         if not partitions:
@@ -109,38 +115,66 @@ class RedisLedgerStore:
         return {tp: int(v) for tp, v in zip(partitions, values, strict=True) if v is not None}
 
     async def snapshot(self, sku: str) -> SkuSnapshot | None:
-        found: dict[Any, Any] = await self._redis.hgetall(self._keys.ledger(sku))
-        return snapshot_from_hash(sku, [item for pair in found.items() for item in pair])
+        ledger, demand = await self._round_trip(
+            [("HGETALL", self._keys.ledger(sku)), ("HGETALL", self._keys.demand(sku))]
+        )
+        snapshot = snapshot_from_hash(sku, _flat(ledger))
+        if snapshot is None:
+            return None
+        return replace(snapshot, demand=_parse_demand(list(_pairs(_flat(demand)))))
 
     async def _run(
         self,
         src: str,
-        calls: list[tuple[list[str], list[str | int]]],
-        then: Callable[[Any], None] | None = None,
+        calls: list[tuple[list[str], list[str | int | bytes]]],
+        extra: Sequence[tuple[str | int | bytes, ...]] = (),
     ) -> list[Any]:
-        """EVALSHA every call in one round trip, followed by what `then` queues on the same
-        pipeline; reload the scripts once if Redis lost them."""
+        """EVALSHA every call in one round trip, followed by the `extra` commands; reload
+        the scripts once if Redis lost them (re-running is safe: applied offsets come back
+        redelivered). Returns the calls' replies."""
         for attempt in (1, 2):
             if src not in self._shas:
                 await self.load_scripts()
-            pipe = self._redis.pipeline(transaction=False)
-            for keys, args in calls:
-                pipe.evalsha(self._shas[src], len(keys), *keys, *args)
-            if then is not None:
-                then(pipe)
-            self._on_round_trip()
-            try:
-                return list(await pipe.execute())[: len(calls)]
-            except NoScriptError:
-                if attempt == 2:
-                    raise
-                self._shas.clear()  # re-running is safe: applied offsets come back redelivered
+            sha = self._shas[src]
+            commands = [("EVALSHA", sha, len(keys), *keys, *args) for keys, args in calls]
+            replies = await self._round_trip([*commands, *extra])
+            errors = [r for r in replies if isinstance(r, ResponseError)]
+            if any(isinstance(e, NoScriptError) for e in errors) and attempt == 1:
+                self._shas.clear()
+                continue
+            if errors:
+                raise errors[0]
+            return replies[: len(calls)]
         raise AssertionError("unreachable")
+
+    async def _round_trip(self, commands: Sequence[tuple[str | int | bytes, ...]]) -> list[Any]:
+        """Send every command at once and read every reply (an error reply comes back as
+        its exception, in place). Commands are packed by hiredis in C: redis-py's asyncio
+        pipeline packs each argument in Python, which cost more than the Lua itself."""
+        self._on_round_trip()
+        pool = self._redis.connection_pool
+        conn = await pool.get_connection()  # type: ignore[no-untyped-call]
+        try:
+            packed = b"".join(pack_command(c) for c in commands)  # type: ignore[arg-type]
+            await conn.send_packed_command(packed)
+            replies: list[Any] = []
+            for _ in commands:
+                try:
+                    replies.append(await conn.read_response())
+                except ResponseError as exc:
+                    replies.append(exc)
+            return replies
+        except BaseException:
+            await conn.disconnect()  # a half-read reply stream must not be reused
+            raise
+        finally:
+            await pool.release(conn)
 
     def _encode(
         self, sku: str, deliveries: list[Delivery], now_us: int
-    ) -> tuple[list[str], list[str | int]]:
-        keys = [self._keys.ledger(sku), self._keys.seen(sku), self._keys.offsets(sku)]
+    ) -> tuple[list[str], list[str | int | bytes]]:
+        k = self._keys
+        keys = [k.ledger(sku), k.seen(sku), k.offsets(sku), k.counts(sku), k.demand(sku)]
         index = {key: n for n, key in enumerate(keys, start=1)}
 
         def key_index(key: str) -> int:
@@ -149,13 +183,19 @@ class RedisLedgerStore:
                 index[key] = len(keys)  # Lua's KEYS is 1-based
             return index[key]
 
-        args: list[str | int] = [now_us, self._retention_us, self._demand_days, len(deliveries)]
-        for d in deliveries:
-            effects = effects_of(d.event)
-            args += [d.event.event_id, f"{d.topic}|{d.partition}", d.offset, len(effects)]
-            for effect in effects:
-                args += self._effect_args(sku, effect, key_index)
-        return keys, args
+        events = [
+            [
+                d.event.event_id,
+                f"{d.topic}|{d.partition}",
+                d.offset,
+                [self._effect_args(sku, effect, key_index) for effect in effects_of(d.event)],
+            ]
+            for d in deliveries
+        ]
+        # one packed argument: redis-py encodes each argument in Python, msgpack in C
+        payload: bytes = msgpack.packb(events)
+        demand = "1" if self._with_demand else "0"
+        return keys, [now_us, self._retention_us, self._demand_days, demand, payload]
 
     def _effect_args(
         self, sku: str, effect: Effect, key_index: Callable[[str], int]
@@ -173,8 +213,32 @@ class RedisLedgerStore:
                 key = key_index(self._keys.supply(sku, node, supply_id))
                 return ["S", node, key, expected, received, 0]
             case Demand(day=day, units=units):
-                return ["Q", node, key_index(self._keys.ledger(sku)), day, units, 0]
+                return ["Q", node, key_index(self._keys.demand(sku)), day, units, 0]
         raise TypeError(f"unknown effect {effect!r}")
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _applied_snapshot(sku: str, version: int, nodes: list[Any], demand: list[Any]) -> SkuSnapshot:
+    """A snapshot from the apply script's reply: per node six entries (node, on_hand,
+    reserved, inbound, armed or -1, safety_stock or -1), per demand bucket three."""
+    stock: dict[str, NodeStock] = {}
+    armed: dict[str, bool] = {}
+    safety: dict[str, int] = {}
+    for i in range(0, len(nodes), 6):
+        node = _text(nodes[i])
+        stock[node] = NodeStock(int(nodes[i + 1]), int(nodes[i + 2]), int(nodes[i + 3]))
+        if int(nodes[i + 4]) >= 0:
+            armed[node] = int(nodes[i + 4]) == 1
+        if int(nodes[i + 5]) >= 0:
+            safety[node] = int(nodes[i + 5])
+    buckets: dict[str, dict[int, int]] = {}
+    for i in range(0, len(demand), 3):
+        buckets.setdefault(_text(demand[i]), {})[int(demand[i + 1])] = int(demand[i + 2])
+    ordered = dict(sorted(stock.items()))
+    return SkuSnapshot(sku, version, ordered, dict(sorted(buckets.items())), armed, safety)
 
 
 def _skus_by_node(snapshots: Sequence[SkuSnapshot]) -> dict[str, list[str]]:
@@ -200,10 +264,11 @@ def snapshot_from_hash(sku: str, flat: Sequence[Any]) -> SkuSnapshot | None:
 
 
 def _snapshot(sku: str, version: int, flat: Sequence[Any]) -> SkuSnapshot:
+    """A snapshot from the ledger hash alone (no demand: that lives in its own hash)."""
     pairs = list(_pairs(flat))
     armed = {field[:-3]: value == "1" for field, value in pairs if field.endswith("|ar")}
     safety = {field[:-3]: int(value) for field, value in pairs if field.endswith("|ss")}
-    return SkuSnapshot(sku, version, _parse_nodes(pairs), _parse_demand(pairs), armed, safety)
+    return SkuSnapshot(sku, version, _parse_nodes(pairs), {}, armed, safety)
 
 
 def _pairs(flat: Sequence[Any]) -> Iterator[tuple[str, str]]:
@@ -216,13 +281,19 @@ def _pairs(flat: Sequence[Any]) -> Iterator[tuple[str, str]]:
         )
 
 
+def _flat(reply: Any) -> list[Any]:
+    """HGETALL as [field, value, ...], whether the client gave a dict or a list."""
+    if isinstance(reply, dict):
+        return [item for pair in reply.items() for item in pair]
+    return list(reply)
+
+
 def _parse_demand(pairs: list[tuple[str, str]]) -> dict[str, dict[int, int]]:
-    """Per node, units per day, from the ledger hash's `<node>|d|<day>` fields."""
+    """Per node, units per day, from the demand hash's `<node>|<day>` fields."""
     demand: dict[str, dict[int, int]] = {}
     for field, value in pairs:
-        node, marker, day = field.partition("|d|")
-        if marker:
-            demand.setdefault(node, {})[int(day)] = int(value)
+        node, _, day = field.rpartition("|")
+        demand.setdefault(node, {})[int(day)] = int(value)
     return dict(sorted(demand.items()))
 
 
