@@ -156,8 +156,8 @@ def _exec_form(instructions: list[tuple[str, str]], name: str) -> list[str]:
 
 def test_the_file_defines_the_stack() -> None:
     assert "version" not in COMPOSE, "the Compose Specification has no top-level version:"
-    assert {"kafka", "redis", "topics", "worker"} <= SERVICES.keys()
-    assert {"topics", "worker", "demo"} <= set(STOCKLINE_SERVICES)
+    assert {"kafka", "redis", "topics", "worker", "api", "prometheus", "grafana"} <= SERVICES.keys()
+    assert {"topics", "worker", "api", "demo"} <= set(STOCKLINE_SERVICES)
 
 
 @pytest.mark.parametrize("name", sorted(SERVICES))
@@ -274,3 +274,22 @@ def test_dockerfile_copies_only_what_exists() -> None:
         literal_missing = [src for src in sources if not _is_glob(src) and src not in matched]
         assert not literal_missing, f"{word} {args}: missing in the build context {literal_missing}"
         assert matched, f"{word} {args}: nothing matches in the build context"
+
+
+def test_bind_mounts_point_at_files_in_the_repository() -> None:
+    for name, service in SERVICES.items():
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0] if isinstance(volume, str) else volume.get("source", "")
+            if source.startswith("./"):
+                assert (ROOT / source).exists(), f"{name} mounts {source}, which does not exist"
+
+
+def test_prometheus_scrapes_the_services_compose_runs() -> None:
+    config = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
+    names = {
+        target
+        for job in config["scrape_configs"]
+        for sd in job.get("dns_sd_configs", [])
+        for target in sd["names"]
+    }
+    assert names <= set(SERVICES), f"Prometheus looks for {names - set(SERVICES)} by DNS"
