@@ -81,6 +81,12 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(_reachable_kafka(settings, run_demo(settings, sku=args.sku)))
 
 
+def _simulate(settings: Settings, args: argparse.Namespace) -> int:
+    from stockline.simulation.command import simulate
+
+    return asyncio.run(_reachable_kafka(settings, simulate(settings, args)))
+
+
 def _api(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -118,6 +124,58 @@ def _bench(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _rebuild(settings: Settings, args: argparse.Namespace) -> int:
+    from redis.asyncio import Redis
+    from tqdm import tqdm
+
+    from stockline.adapters.kafka.rebuild import WorkersRunning, rebuild
+    from stockline.adapters.network_file import NetworkFileError
+    from stockline.bootstrap import planner
+
+    if not args.yes:
+        raise SystemExit(
+            "stockline rebuild replaces the live ledger in Redis with one recomputed from the "
+            "input topics; stop the workers, then run it again with --yes"
+        )
+    try:
+        plans = planner(settings)
+    except NetworkFileError as exc:
+        raise SystemExit(f"stockline: {exc}") from exc
+    _check_redis(settings)
+    bar = tqdm(desc="rebuild", unit="ev", file=sys.stderr)
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    async def run() -> object:
+        redis = Redis.from_url(settings.redis_url, decode_responses=True)
+        try:
+            return await rebuild(settings, redis, plans, progress)
+        finally:
+            await redis.aclose()
+
+    try:
+        report = asyncio.run(_reachable_kafka(settings, run()))
+    except WorkersRunning as exc:
+        raise SystemExit(f"stockline rebuild: {exc}") from exc
+    finally:
+        bar.close()
+    print(report)
+    return 0
+
+
+def _dev(settings: Settings, args: argparse.Namespace) -> int:
+    import subprocess
+
+    script = Path(__file__).resolve().parents[2] / "deploy" / "local" / "stack.sh"
+    if not script.exists():
+        raise SystemExit(
+            f"stockline dev: {script} not found; the local stack comes with a source checkout"
+        )
+    return subprocess.run([str(script), args.action], check=False).returncode
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="stockline",
@@ -144,6 +202,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--sku", default="SKU-DEMO-1")
     demo.set_defaults(run=_demo)
+    dev = sub.add_parser(
+        "dev",
+        help="the local stack without Docker: a real Kafka broker from Maven Central jars and "
+        "Debian's redis-server on 127.0.0.1 (installs what is missing)",
+    )
+    dev.add_argument("action", choices=["up", "down", "status"])
+    dev.set_defaults(run=_dev)
+    rebuild = sub.add_parser(
+        "rebuild",
+        help="recompute the Redis ledger from the input topics (disaster recovery): replays "
+        "them into fresh keys, then swaps those in; run with the workers stopped",
+    )
+    rebuild.add_argument("--yes", action="store_true", help="really replace the live ledger")
+    rebuild.set_defaults(run=_rebuild)
     bench = sub.add_parser(
         "bench",
         help="measure one worker on the real broker: sustained events/s, ratio to a bare "
@@ -155,7 +227,35 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--latency-seconds", type=float, default=20.0)
     bench.add_argument("--out", type=Path, default=Path("out/bench"))
     bench.set_defaults(run=_bench)
+    _add_simulate(sub)
     return parser
+
+
+def _add_simulate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    sim = sub.add_parser(
+        "simulate",
+        help="a WMS/OMS stand-in: events at a rate (open loop), or days acting on stockline's "
+        "signals with a KPI report (--closed-loop, --compare); see docs/simulation.md",
+    )
+    sim.add_argument("--network", default="deploy/network/example.yaml", help="network file")
+    sim.add_argument("--seed", type=int, default=7)
+    sim.add_argument("--tag", help="names this run's SKUs and ids (default: seed + random)")
+    sim.add_argument("--skus", type=int, default=40, help="SKUs in the catalogue")
+    sim.add_argument("--requests-per-day", type=float, default=800.0)
+    sim.add_argument("--rate", type=float, default=200.0, help="open loop: events per second")
+    sim.add_argument("--events", type=int, help="open loop: stop after this many events")
+    sim.add_argument("--seconds", type=float, help="open loop: stop after this long (60)")
+    sim.add_argument("--closed-loop", action="store_true", help="act on stockline's signals")
+    sim.add_argument("--days", type=int, default=14, help="closed loop: simulated days")
+    sim.add_argument("--day-seconds", type=float, default=0.0, help="least real s per day")
+    sim.add_argument("--compare", nargs=2, metavar="POLICY", help="two network files, closed loop")
+    sim.add_argument(
+        "--use-running-worker",
+        action="store_true",
+        help="closed loop against the STOCKLINE_* topics and their workers, not a sandbox",
+    )
+    sim.add_argument("--report", metavar="DIR", help="write kpi.json and kpi.png here")
+    sim.set_defaults(run=_simulate)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

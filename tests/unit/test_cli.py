@@ -45,5 +45,12 @@ def test_an_unreachable_redis_is_named_with_the_address_tried() -> None:
 def test_help_lists_every_subcommand() -> None:
     result = stockline("--help")
     assert result.returncode == 0
-    for command in ("topics", "worker", "demo"):
+    for command in ("topics", "worker", "api", "demo", "dev", "rebuild", "bench"):
         assert command in result.stdout
+
+
+def test_dev_status_reports_the_local_stack() -> None:
+    result = stockline("dev", "status", STOCKLINE_KAFKA_PORT="1", STOCKLINE_REDIS_PORT="2")
+    assert result.returncode == 0
+    assert "Kafka: down (127.0.0.1:1)" in result.stderr
+    assert "Redis: down (127.0.0.1:2)" in result.stderr

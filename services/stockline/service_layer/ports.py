@@ -22,6 +22,8 @@ class RawRecord:
     offset: int
     key: bytes | None
     value: bytes | None
+    timestamp_ms: int | None = None
+    """The broker's timestamp of the record (when it was produced), if known."""
 
 
 Headers = list[tuple[str, bytes]]

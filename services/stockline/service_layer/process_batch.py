@@ -67,6 +67,10 @@ class LedgerPipeline:
     retention_us: int
     clock: Callable[[], int] = now_us
     planner: Planner = field(default_factory=Planner)
+    validate_at_record_time: bool = False
+    """Judge `occurred_at` against each record's Kafka timestamp instead of the clock: a
+    rebuild replays old records and must accept and reject exactly what was accepted and
+    rejected when they were new (a count stale today was fresh then)."""
 
     def __post_init__(self) -> None:
         self._view = self.planner.view
@@ -102,7 +106,8 @@ class LedgerPipeline:
         deliveries: list[Delivery] = []
         rejects: list[DeadLetter] = []
         for r in records:
-            decoded = decode(r.value or b"", r.key, now_us=now, retention_us=self.retention_us)
+            at = r.timestamp_ms * 1000 if self.validate_at_record_time and r.timestamp_ms else now
+            decoded = decode(r.value or b"", r.key, now_us=at, retention_us=self.retention_us)
             if isinstance(decoded, Rejection):
                 rejects.append((r, dlq_headers(decoded, r.topic, r.partition, r.offset)))
                 report.dlq_reasons[decoded.reason.value] += 1

@@ -1,0 +1,286 @@
+"""Domain events of a simulated WMS/OMS, deterministic for a given seed, tag and signals.
+
+Per simulated day (`Simulator.day`): the planners act on the signals given (closed_loop);
+then hour by hour customers ask for units (a Poisson stream shaped by the model's daily and
+weekly profiles; SKU by Zipf weight; region by share; channel by mix). A request is promised
+at the first candidate node (nearest first, equal distances in random order) whose ATP in
+the simulator's own book covers it: a walk-in sale is picked at once, an order is placed and,
+1 to 20 hours later, picked (or cancelled: by the customer, or when shrink left too little on
+the shelf). Damaged and found adjustments happen during the day, supply arrives when due,
+and at 23:59 a few (node, sku) are cycle counted, sometimes short (shrink).
+
+Every event applies to the book as it is emitted, with a strictly increasing occurred_at.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import random
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Final
+
+from stockline.domain.events import (
+    Adjustment,
+    AdjustmentReason,
+    CycleCount,
+    InventoryEvent,
+    OrderCancelled,
+    OrderPlaced,
+    Pick,
+    Receipt,
+    TransferReceived,
+)
+from stockline.domain.network import Network
+from stockline.simulation.closed_loop import SOURCE, Arrival, Ids, Payload, Reactor
+from stockline.simulation.kpi import Tally
+from stockline.simulation.model import (
+    CHANNEL_MIX,
+    DAY_US,
+    HOUR_US,
+    Clock,
+    DemandModel,
+    SkuSpec,
+    build_catalogue,
+)
+from stockline.simulation.planner import InternalPlanner
+from stockline.simulation.stock import Key, StockBook
+
+OPENING_COVER_DAYS: Final = {"dc": 10, "3pl": 10, "mfc": 6, "store": 5}
+"""Opening stock in days of demand: a hub or store covers its own expected demand, a DC (or
+3PL) its region's, shared with the region's other DCs: the buffer transfers draw on."""
+COUNT_AT_US: Final = DAY_US - 60_000_000
+"""Cycle counts happen at 23:59, after the day's moves."""
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """The knobs of a run; with the same config (seed and tag included) and the same signals,
+    `Simulator` emits the same events."""
+
+    seed: int = 7
+    tag: str = "sim"
+    n_skus: int = 40
+    zipf_exponent: float = 1.1
+    daily_requests: float = 800.0
+    cancel_rate: float = 0.05
+    counts_per_day: int = 8
+    shrink_rate: float = 0.3
+    adjustments_per_day: float = 6.0
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    region: str
+    channel: str
+    spec: SkuSpec
+    qty: int
+
+
+@dataclass(frozen=True, slots=True)
+class Fulfil:
+    order_id: str
+    key: Key
+    qty: int
+    cancel: bool
+
+
+Action = Request | Fulfil | Arrival | Key
+
+
+@dataclass
+class Simulator:
+    """The WMS/OMS stand-in. Call `opening()` once, then `day(0, signals)`, `day(1, ...)`,
+    ... in order; `book` is its own stock, `tally` what the KPIs are computed from.
+    Not thread-safe; one simulator per run."""
+
+    network: Network
+    config: SimConfig
+    clock: Clock
+    rng: random.Random = field(init=False)
+    demand: DemandModel = field(init=False)
+    planner: InternalPlanner = field(init=False)
+    book: StockBook = field(default_factory=StockBook)
+    tally: Tally = field(default_factory=Tally)
+    _agenda: list[tuple[int, int, Fulfil | Arrival]] = field(default_factory=list)
+    _seq: int = 0
+    _last_us: int = -1
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.config.seed)
+        catalogue = build_catalogue(
+            self.network, self.config.n_skus, self.config.zipf_exponent, self.config.tag
+        )
+        self.demand = DemandModel(self.network, tuple(catalogue), self.config.daily_requests)
+        self.planner = InternalPlanner(self.demand)
+        self.ids = Ids(self.config.tag)
+        self.reactor = Reactor(self.network, self.ids)
+        self.keys = [(n.node_id, s.sku) for s in catalogue for n in self.network.nodes]
+        self._kind = {n.node_id: n.kind.value for n in self.network.nodes}
+        self._regions = list(self.demand.region_share.items())
+        for spec in catalogue:
+            for node_id, lv in self.planner.levels_of(spec).items():
+                self.book.safety_stock[(node_id, spec.sku)] = lv.safety_stock
+
+    def opening(self) -> list[InventoryEvent]:
+        """Opening stock at simulated time 0: one receipt per (node, sku) of
+        `OPENING_COVER_DAYS` of demand (at least one unit)."""
+        events = []
+        for spec in self.demand.catalogue:
+            for node in self.network.nodes:
+                qty = max(1, math.ceil(self._opening_cover(node.node_id, spec)))
+                receipt = Receipt(self.ids.next("sim"), 0, SOURCE, node.node_id, spec.sku, qty)
+                events.append(self._emit(receipt))
+        return events
+
+    def _opening_cover(self, node_id: str, spec: SkuSpec) -> float:
+        node = self.network.node(node_id)
+        days = OPENING_COVER_DAYS[node.kind.value]
+        if node.kind.value not in ("dc", "3pl"):
+            return days * self.demand.expected_daily(node_id, spec)
+        peers = sum(
+            1 for n in self.network.nodes if n.region == node.region and n.kind is node.kind
+        )
+        return days * self.demand.regional_daily(node.region, spec) / peers
+
+    def day(
+        self, day: int, signals: Sequence[tuple[str, Payload]] = ()
+    ) -> Iterator[InventoryEvent]:
+        """The events of simulated `day` (0-based), after acting on `signals` (kind, payload)
+        at the start of the day. Closes the day's KPI picture when exhausted."""
+        start = day * DAY_US
+        for kind, signal in sorted(signals, key=lambda s: (s[0], str(s[1]["signal_id"]))):
+            yield from self._react(kind, signal, start)
+        for hour in range(24):
+            yield from self._hour(day, hour)
+        yield from self._counts(start + COUNT_AT_US)
+        self._close_day()
+
+    def _react(self, kind: str, signal: Payload, now_us: int) -> Iterator[InventoryEvent]:
+        reaction = self.reactor.react(kind, signal, now_us, self.book)
+        if reaction is None:
+            self.tally.signals_ignored += 1
+            return
+        self.tally.asns += kind == "reorder"
+        self.tally.transfers += kind == "rebalance"
+        yield self._emit(reaction.now)
+        self._schedule(reaction.later.at_us, reaction.later)
+
+    def _hour(self, day: int, hour: int) -> Iterator[InventoryEvent]:
+        t0 = day * DAY_US + hour * HOUR_US
+        actions: list[tuple[int, int, Action]] = []
+        while self._agenda and self._agenda[0][0] < t0 + HOUR_US:
+            actions.append(heapq.heappop(self._agenda))
+        for at in self._arrivals(t0, self.demand.rate_per_hour(day, hour)):
+            actions.append((at, self._next_seq(), self._request()))
+        for at in self._arrivals(t0, self.config.adjustments_per_day / 24):
+            actions.append((at, self._next_seq(), self.rng.choice(self.keys)))
+        for at, _, action in sorted(actions, key=lambda a: (a[0], a[1])):
+            yield from self._run(at, action)
+
+    def _arrivals(self, t0: int, rate: float) -> list[int]:
+        """Times of a Poisson stream of `rate` per hour within the hour starting at t0."""
+        times, t = [], self.rng.expovariate(rate) if rate > 0 else 1.0
+        while t < 1.0:
+            times.append(t0 + int(t * HOUR_US))
+            t += self.rng.expovariate(rate)
+        return times
+
+    def _request(self) -> Request:
+        region = self.rng.choices([r for r, _ in self._regions], [w for _, w in self._regions])[0]
+        channel = self.rng.choices([c for c, _ in CHANNEL_MIX], [w for _, w in CHANNEL_MIX])[0]
+        spec = self.rng.choices(self.demand.catalogue, [s.weight for s in self.demand.catalogue])[0]
+        mean_extra = self.demand.mean_units(spec.sku_class) - 1
+        extra = int(self.rng.expovariate(1 / mean_extra)) if mean_extra > 0 else 0
+        return Request(region, channel, spec, 1 + extra)
+
+    def _run(self, at: int, action: Action) -> Iterator[InventoryEvent]:
+        if isinstance(action, Request):
+            yield from self._promise(at, action)
+        elif isinstance(action, Fulfil):
+            yield self._fulfil(at, action)
+        elif isinstance(action, Arrival):
+            yield self._arrive(action)
+        else:
+            yield from self._adjust(at, action)
+
+    def _promise(self, at: int, request: Request) -> Iterator[InventoryEvent]:
+        route = self.demand.route(request.region, request.channel)
+        order = sorted(
+            range(len(route.node_ids)), key=lambda i: (route.distances[i], self.rng.random())
+        )
+        sku, qty = request.spec.sku, request.qty
+        for i in order:
+            node_id = route.node_ids[i]
+            if self.book.atp((node_id, sku)) >= qty:
+                self.tally.request(qty, True, route.distances[i])
+                yield self._place(at, request, node_id)
+                return
+        self.tally.request(qty, False)
+
+    def _place(self, at: int, request: Request, node_id: str) -> InventoryEvent:
+        sku, qty = request.spec.sku, request.qty
+        if request.channel == "walk-in":
+            self.tally.shipped_units[self._kind[node_id]] += qty
+            return self._emit(Pick(self.ids.next("sim"), at, SOURCE, node_id, sku, qty))
+        order_id = self.ids.next("SO")
+        due = at + HOUR_US + int(self.rng.random() * 19 * HOUR_US)
+        cancel = self.rng.random() < self.config.cancel_rate
+        self._schedule(due, Fulfil(order_id, (node_id, sku), qty, cancel))
+        return self._emit(
+            OrderPlaced(self.ids.next("sim"), at, SOURCE, node_id, sku, qty, order_id)
+        )
+
+    def _fulfil(self, at: int, line: Fulfil) -> InventoryEvent:
+        (node_id, sku), eid = line.key, self.ids.next("sim")
+        if line.cancel or self.book.on_hand[line.key] < line.qty:
+            return self._emit(OrderCancelled(eid, at, SOURCE, node_id, sku, line.order_id))
+        self.tally.shipped_units[self._kind[node_id]] += line.qty
+        return self._emit(Pick(eid, at, SOURCE, node_id, sku, line.qty, line.order_id))
+
+    def _arrive(self, arrival: Arrival) -> InventoryEvent:
+        event = arrival.event
+        self.tally.asns_received += isinstance(event, Receipt)
+        if isinstance(event, TransferReceived):
+            lane = self.network.lane(event.from_node, event.node_id)
+            self.tally.transfers_received += 1
+            self.tally.lane_days_sum += lane.transit_days if lane is not None else 0
+        return self._emit(event)
+
+    def _adjust(self, at: int, key: Key) -> Iterator[InventoryEvent]:
+        if self.rng.random() < 0.7:
+            if self.book.free(key) < 1:
+                return
+            delta, reason = -1, AdjustmentReason.DAMAGED
+        else:
+            delta, reason = 1, AdjustmentReason.FOUND
+        yield self._emit(Adjustment(self.ids.next("sim"), at, SOURCE, *key, delta, reason))
+
+    def _counts(self, at: int) -> Iterator[InventoryEvent]:
+        if not self.clock.counts_allowed(at):
+            return
+        for key in self.rng.sample(self.keys, min(self.config.counts_per_day, len(self.keys))):
+            shrink = self.rng.randint(1, 3) if self.rng.random() < self.config.shrink_rate else 0
+            counted = max(0, self.book.on_hand[key] - shrink)
+            yield self._emit(CycleCount(self.ids.next("sim"), at, SOURCE, *key, counted))
+
+    def _close_day(self) -> None:
+        on_hand: dict[str, int] = dict.fromkeys(sorted(set(self._kind.values())), 0)
+        for key in self.keys:
+            on_hand[self._kind[key[0]]] += max(0, self.book.on_hand[key])
+        self.tally.close_day([self.book.atp(k) for k in self.keys], on_hand)
+
+    def _schedule(self, at: int, item: Fulfil | Arrival) -> None:
+        heapq.heappush(self._agenda, (at, self._next_seq(), item))
+
+    def _next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def _emit(self, event: InventoryEvent) -> InventoryEvent:
+        """Stamp `event` (its occurred_us is simulated time) and apply it to the book."""
+        self._last_us = max(event.occurred_us, self._last_us + 1)
+        stamped = replace(event, occurred_us=self.clock.stamp(self._last_us))
+        self.book.apply(stamped)
+        return stamped

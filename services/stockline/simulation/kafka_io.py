@@ -1,0 +1,164 @@
+"""The simulator's Kafka side: publish events, wait until the workers applied them, read the
+signals and ATP snapshots they published.
+
+`wait_applied` is the closed loop's barrier: the worker commits an offset only after it
+applied the event in Redis and published that batch's ATP snapshots and signals, so once
+the consumer group's committed offsets pass everything published, draining the ATP and
+signal topics to their end offsets sees every consequence of those events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterable
+from typing import Any, Final
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.structs import TopicPartition
+
+from stockline.contracts.codec import encode
+from stockline.domain.events import InventoryEvent, event_type_of
+from stockline.settings import INPUT_TOPICS, Settings
+from stockline.simulation.closed_loop import REBALANCE, REORDER, Payload
+
+_TOPIC_INDEX: Final = {
+    "receipt": 0,
+    "inbound_expected": 0,
+    "pick": 1,
+    "cycle_count": 2,
+    "order_placed": 3,
+    "order_cancelled": 3,
+    "adjustment": 4,
+    "transfer_shipped": 5,
+    "transfer_received": 5,
+}
+"""event_type -> position of its topic in `Settings.input_topics` (DESIGN.md order)."""
+
+
+def topic_of(settings: Settings, event: InventoryEvent) -> str:
+    if len(settings.input_topics) != len(INPUT_TOPICS):
+        raise ValueError("input_topics must list the six input topics in DESIGN.md order")
+    return settings.input_topics[_TOPIC_INDEX[event_type_of(event)]]
+
+
+class SimKafka:
+    """Producer plus (with `consume=True`) a reader of the ATP and signal topics, positioned
+    at their ends when entered, so only what this run caused is read."""
+
+    def __init__(self, settings: Settings, *, consume: bool = True) -> None:
+        self.settings = settings
+        self.snapshots: dict[str, dict[str, Any]] = {}
+        """The latest (highest version) ATP snapshot read per SKU."""
+        self._produced: dict[TopicPartition, int] = {}
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=settings.kafka_bootstrap,
+            acks="all",
+            linger_ms=5,
+            enable_idempotence=True,
+        )
+        self._consumer = (
+            AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
+            if consume
+            else None
+        )
+        self._kinds = {settings.reorder_topic: REORDER, settings.rebalance_topic: REBALANCE}
+
+    async def __aenter__(self) -> SimKafka:
+        await self._producer.start()
+        try:
+            if self._consumer is not None:
+                await self._consumer.start()
+                await self._assign_at_end(self._consumer)
+        except BaseException:
+            await self.__aexit__()
+            raise
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._producer.stop()
+        if self._consumer is not None:
+            await self._consumer.stop()
+
+    async def publish(self, events: Iterable[InventoryEvent]) -> int:
+        """Send `events` keyed by SKU and wait for the broker's acks; returns how many."""
+        pending = [
+            await self._producer.send(topic_of(self.settings, e), encode(e), key=e.sku.encode())
+            for e in events
+        ]
+        for meta in await asyncio.gather(*pending):
+            tp = TopicPartition(meta.topic, meta.partition)
+            self._produced[tp] = max(self._produced.get(tp, -1), meta.offset)
+        return len(pending)
+
+    async def wait_applied(self, timeout: float = 120) -> None:
+        """Return once the workers' group committed past every offset published so far;
+        TimeoutError after `timeout` seconds (no worker running, or it is stuck)."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap)
+        await admin.start()
+        try:
+            deadline = time.monotonic() + timeout
+            while not await self._committed(admin):
+                if time.monotonic() > deadline:
+                    raise TimeoutError(
+                        f"consumer group {self.settings.consumer_group!r} did not apply the "
+                        f"simulated events within {timeout:.0f}s: is a worker running?"
+                    )
+                await asyncio.sleep(0.1)
+        finally:
+            await admin.close()
+
+    async def drain(self) -> list[tuple[str, Payload]]:
+        """Read the ATP and signal topics to their current ends; returns the new signals
+        (kind, payload) and keeps the newest snapshot per SKU in `snapshots`."""
+        consumer = self._consumer
+        if consumer is None:
+            return []
+        tps = list(consumer.assignment())
+        end = await consumer.end_offsets(tps)
+        signals: list[tuple[str, Payload]] = []
+        while any([await consumer.position(tp) < end[tp] for tp in tps]):
+            batch = await consumer.getmany(timeout_ms=200)
+            for record in (r for records in batch.values() for r in records):
+                self._take(record.topic, json.loads(record.value), signals)
+        return signals
+
+    def _take(
+        self, topic: str, message: dict[str, Any], signals: list[tuple[str, Payload]]
+    ) -> None:
+        if topic in self._kinds:
+            signals.append((self._kinds[topic], message))
+            return
+        known = self.snapshots.get(message["sku"])
+        if known is None or message["version"] > known["version"]:
+            self.snapshots[message["sku"]] = message
+
+    async def _committed(self, admin: AIOKafkaAdminClient) -> bool:
+        offsets = await admin.list_consumer_group_offsets(self.settings.consumer_group)
+        return all(
+            tp in offsets and offsets[tp].offset > last for tp, last in self._produced.items()
+        )
+
+    async def _assign_at_end(self, consumer: AIOKafkaConsumer) -> None:
+        names = (
+            self.settings.atp_topic,
+            self.settings.reorder_topic,
+            self.settings.rebalance_topic,
+        )
+        deadline = time.monotonic() + 15  # topics created a moment ago reach metadata late
+        for name in names:
+            consumer._client.add_topic(name)
+        while not all(consumer.partitions_for_topic(n) for n in names):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"topics {names} do not exist: run `stockline topics` first")
+            await consumer._client.force_metadata_update()
+            await asyncio.sleep(0.2)
+        tps = [
+            TopicPartition(name, p)
+            for name in names
+            for p in sorted(consumer.partitions_for_topic(name) or ())
+        ]
+        consumer.assign(tps)
+        await consumer.seek_to_end(*tps)

@@ -1,0 +1,140 @@
+"""The simulator's own stock book: what the WMS/OMS believes, kept from the events it emits.
+
+It is not stockline's ledger fold: it applies each event once, in the order the simulator
+emits them (strictly increasing `occurred_at`), which is when the two must agree. A cycle
+count re-bases on_hand to the counted quantity; an order line reserves until it is picked
+or cancelled; an ASN or transfer is inbound until received.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from stockline.domain.events import (
+    Adjustment,
+    CycleCount,
+    Event,
+    InboundExpected,
+    OrderCancelled,
+    OrderPlaced,
+    Pick,
+    Receipt,
+    TransferReceived,
+    TransferShipped,
+)
+
+Key = tuple[str, str]
+"""(node_id, sku)"""
+
+
+@dataclass(frozen=True, slots=True)
+class Level:
+    on_hand: int
+    reserved: int
+    inbound: int
+
+
+@dataclass
+class StockBook:
+    """Per (node, sku): on_hand, reserved (open order lines), inbound (open supplies).
+
+    `safety_stock` is what the promise holds back; the simulator sets it from the policy or
+    from stockline's published levels. Unknown keys read as zero."""
+
+    on_hand: defaultdict[Key, int] = field(default_factory=lambda: defaultdict(int))
+    lines: dict[str, tuple[Key, int]] = field(default_factory=dict)
+    supplies: dict[str, tuple[Key, int]] = field(default_factory=dict)
+    safety_stock: dict[Key, int] = field(default_factory=dict)
+    touched: set[Key] = field(default_factory=set)
+    _reserved: defaultdict[Key, int] = field(default_factory=lambda: defaultdict(int))
+    _inbound: defaultdict[Key, int] = field(default_factory=lambda: defaultdict(int))
+
+    def reserved(self, key: Key) -> int:
+        return self._reserved[key]
+
+    def inbound(self, key: Key) -> int:
+        return self._inbound[key]
+
+    def level(self, key: Key) -> Level:
+        return Level(self.on_hand[key], self.reserved(key), self.inbound(key))
+
+    def free(self, key: Key) -> int:
+        """Units on the shelf no order holds: what a pick or a shipment may take."""
+        return self.on_hand[key] - self.reserved(key)
+
+    def atp(self, key: Key) -> int:
+        """max(0, on_hand - reserved - safety_stock), as stockline defines it."""
+        return max(0, self.free(key) - self.safety_stock.get(key, 0))
+
+    def position(self, key: Key) -> int:
+        return self.on_hand[key] + self.inbound(key) - self.reserved(key)
+
+    def apply(self, event: Event) -> None:
+        """Apply one emitted event; order ids, ASN ids and transfer ids must be unique."""
+        key = (event.node_id, event.sku)
+        self.touched.add(key)
+        if isinstance(event, Receipt | TransferReceived):
+            self.on_hand[key] += event.qty
+            self._receive(event.asn_id if isinstance(event, Receipt) else event.transfer_id)
+        elif isinstance(event, Pick):
+            self.on_hand[key] -= event.qty
+            self._close_line(event.order_id)
+        elif isinstance(event, OrderPlaced):
+            self.lines[event.order_id] = (key, event.qty)
+            self._reserved[key] += event.qty
+        elif isinstance(event, OrderCancelled):
+            self._close_line(event.order_id)
+        elif isinstance(event, CycleCount):
+            self.on_hand[key] = event.counted_qty
+        elif isinstance(event, Adjustment):
+            self.on_hand[key] += event.delta
+        elif isinstance(event, InboundExpected):
+            self._expect(event.asn_id, key, event.qty)
+        elif isinstance(event, TransferShipped):
+            self.on_hand[key] -= event.qty
+            to_key = (event.to_node, event.sku)
+            self.touched.add(to_key)
+            self._expect(event.transfer_id, to_key, event.qty)
+
+    def _close_line(self, order_id: str | None) -> None:
+        if order_id is not None and order_id in self.lines:
+            key, qty = self.lines.pop(order_id)
+            self._reserved[key] -= qty
+
+    def _expect(self, supply_id: str, key: Key, qty: int) -> None:
+        self.supplies[supply_id] = (key, qty)
+        self._inbound[key] += qty
+
+    def _receive(self, supply_id: str | None) -> None:
+        if supply_id is not None and supply_id in self.supplies:
+            key, qty = self.supplies.pop(supply_id)
+            self._inbound[key] -= qty
+
+
+def divergence(
+    book: StockBook, snapshots: Mapping[str, Mapping[str, Any]]
+) -> tuple[int, list[Key]]:
+    """How far stockline's ATP snapshots (`{sku: {"nodes": {node: {on_hand, reserved,
+    inbound, ...}}}}`) are from the book: the summed absolute differences of on_hand,
+    reserved and inbound over every (node, sku) either side knows, and the keys that differ.
+    """
+    theirs: dict[Key, Level] = {
+        (node_id, sku): Level(n["on_hand"], n["reserved"], n["inbound"])
+        for sku, snapshot in snapshots.items()
+        for node_id, n in snapshot["nodes"].items()
+    }
+    units, differing = 0, []
+    for key in sorted(book.touched | theirs.keys()):
+        mine, other = book.level(key), theirs.get(key, Level(0, 0, 0))
+        gap = (
+            abs(mine.on_hand - other.on_hand)
+            + abs(mine.reserved - other.reserved)
+            + abs(mine.inbound - other.inbound)
+        )
+        if gap:
+            units += gap
+            differing.append(key)
+    return units, differing
