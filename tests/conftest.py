@@ -80,6 +80,15 @@ async def redis_client(stack: Stack, keys: Keys) -> AsyncIterator[Redis]:
     await client.aclose()
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--soak",
+        action="store_true",
+        default=False,
+        help="run tests/reliability at the full sizes of issue #7 (long); default: short CI sizes",
+    )
+
+
 _FIGURES: dict[str, str] = {}
 
 

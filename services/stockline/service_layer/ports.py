@@ -83,6 +83,16 @@ def group_by_sku(deliveries: Sequence[Delivery]) -> list[tuple[str, list[tuple[i
     return [(sku, list(group)) for sku, group in groupby(indexed, key=lambda p: p[1].event.sku)]
 
 
+class LedgerRolledBack(Exception):
+    """The store lost writes this process made (say Redis restarted without the last second
+    of its AOF). Nothing of the current batch was applied; every partition in `lost` must be
+    replayed from `lost[tp] + 1`, the first offset the store no longer has."""
+
+    def __init__(self, lost: dict[TopicPartition, int]) -> None:
+        super().__init__(f"the ledger store lost writes; replay {len(lost)} partitions")
+        self.lost = lost
+
+
 class LedgerStore(Protocol):
     async def apply(self, deliveries: Sequence[Delivery], now_us: int) -> ApplyResult:
         """Apply a batch, atomically per SKU and idempotently: an event_id applied within

@@ -53,13 +53,21 @@ def create_app(settings: Settings) -> faust.App:
 def attach_ledger(
     app: faust.App, settings: Settings, consumer: LedgerConsumer, metrics: Metrics
 ) -> None:
-    """Run the ledger consumer with the app; serve /metrics and refresh consumer lag."""
+    """Run the ledger consumer with the app; serve /metrics and /readyz (503 while the
+    latest batch is failing on Redis) and refresh consumer lag."""
     app.service(consumer)  # type: ignore[arg-type]  # an instance is accepted as well as a class
 
     async def metrics_page(web: Any, request: Any) -> Any:
         return web.bytes(metrics.render(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
 
     app.page("/metrics")(metrics_page)
+
+    async def readyz_page(web: Any, request: Any) -> Any:
+        status, body = consumer.readiness.status()
+        return web.json(body, status=status)
+
+    app.page("/readyz")(readyz_page)
+    consumer.readiness.export(metrics.registry)
 
     async def report_lag() -> None:
         metrics.set_lag(consumer.lag())

@@ -26,9 +26,10 @@ from mode import Service
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from stockline.adapters.kafka.health import Readiness
 from stockline.adapters.kafka.resume import WatermarkSource, rewind_target
 from stockline.adapters.metrics import Metrics
-from stockline.service_layer.ports import RawRecord
+from stockline.service_layer.ports import LedgerRolledBack, RawRecord
 from stockline.service_layer.process_batch import BatchReport
 from stockline.settings import Settings
 
@@ -55,7 +56,8 @@ class LedgerConsumer(Service):
         super().__init__(**kwargs)
         self._requires = list(requires)
         self._settings = settings
-        self._process = process
+        self.readiness = Readiness()
+        self._process = self.readiness.watch(process)
         self._watermarks = watermarks
         self._metrics = metrics
         self._lock = asyncio.Lock()
@@ -116,18 +118,44 @@ class LedgerConsumer(Service):
         async with self._lock:
             assigned = self.consumer.assignment()
             records = [
-                RawRecord(m.topic, m.partition, m.offset, m.key, m.value)
+                RawRecord(m.topic, m.partition, m.offset, m.key, m.value, m.timestamp)
                 for tp, messages in batch.items()
                 if tp in assigned  # a rebalance took it away meanwhile: its new owner reads it
                 for m in messages
             ]
             if not records:
                 return
-            report = await self._until_done(records)
+            try:
+                report = await self._until_done(records)
+            except LedgerRolledBack as exc:
+                self._replay(batch, exc.lost)
+                return
             for tp, messages in batch.items():
                 if tp in assigned and messages:
                     self._next[tp] = self._uncommitted[tp] = messages[-1].offset + 1
         self._metrics.observe(report)
+
+    def _replay(
+        self, batch: dict[TopicPartition, list[Any]], lost: dict[tuple[str, int], int]
+    ) -> None:
+        """Redis lost writes: put every partition of the dropped batch back to its first
+        record, and every partition Redis lost back to the first offset it no longer has."""
+        assigned = self.consumer.assignment()
+        for tp, messages in batch.items():
+            if tp in assigned and messages and (tp.topic, tp.partition) not in lost:
+                self.consumer.seek(tp, messages[0].offset)
+        for (topic, partition), stored in lost.items():
+            tp = TopicPartition(topic, partition)
+            if tp in assigned:
+                log.warning(
+                    "Redis no longer has what was applied from %s[%d] after offset %d: "
+                    "replaying from there",
+                    topic,
+                    partition,
+                    stored,
+                )
+                self.consumer.seek(tp, stored + 1)
+                self._next[tp] = self._uncommitted[tp] = stored + 1
 
     async def _until_done(self, records: list[RawRecord]) -> BatchReport:
         """Process the batch, retrying with backoff while Redis or Kafka is unreachable.

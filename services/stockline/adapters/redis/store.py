@@ -26,6 +26,7 @@ from stockline.domain.ledger import NodeStock, Outcome
 from stockline.service_layer.ports import (
     ApplyResult,
     Delivery,
+    LedgerRolledBack,
     PlanMarks,
     SkuSnapshot,
     TopicPartition,
@@ -57,6 +58,9 @@ class RedisLedgerStore:
         needs them; without a network file they are recorded but not read back)."""
         self._redis = redis
         self._with_demand = with_demand
+        self._written: dict[str, int] = {}  # watermark fields this process raised, and to what
+        self._reconnected = False
+        redis.connection_pool.connection_kwargs["redis_connect_func"] = self._connected
         self._on_round_trip = on_round_trip
         self._keys = keys
         self._retention_us = retention_us
@@ -64,6 +68,12 @@ class RedisLedgerStore:
         self._apply_src = _script("apply.lua")
         self._watermark_src = _script("watermarks.lua")
         self._shas: dict[str, str] = {}
+
+    async def _connected(self, conn: Any) -> None:
+        """Every new connection: after a Redis restart or failover, the next round trip first
+        checks that Redis still has what this process wrote."""
+        await conn.on_connect()
+        self._reconnected = True
 
     async def load_scripts(self) -> None:
         """Load the scripts into Redis' cache (again after a Redis restart)."""
@@ -106,6 +116,9 @@ class RedisLedgerStore:
         calls = [([self._keys.watermarks()], args)] if args else []
         if calls or extra:
             await self._run(self._watermark_src, calls, extra)
+        for (topic, partition), offset in offsets.items():
+            field = f"{topic}|{partition}"
+            self._written[field] = max(offset, self._written.get(field, -1))
 
     async def watermarks(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
         if not partitions:
@@ -147,6 +160,25 @@ class RedisLedgerStore:
             return replies[: len(calls)]
         raise AssertionError("unreachable")
 
+    async def _check_nothing_lost(self, conn: Any) -> None:
+        """Raise LedgerRolledBack when a watermark this process raised is lower in Redis now:
+        Redis came back without its last writes, and applying more on top would skip them."""
+        if not self._written:
+            return
+        fields = sorted(self._written)
+        command = ("HMGET", self._keys.watermarks(), *fields)
+        await conn.send_packed_command(pack_command(command))  # type: ignore[arg-type]
+        (stored,) = await _read_all(conn, 1)
+        lost: dict[TopicPartition, int] = {}
+        for field, value in zip(fields, stored, strict=True):
+            now = -1 if value is None else int(value)
+            if now < self._written[field]:
+                topic, _, partition = field.rpartition("|")
+                lost[topic, int(partition)] = now
+                self._written[field] = now
+        if lost:
+            raise LedgerRolledBack(lost)
+
     async def _round_trip(self, commands: Sequence[tuple[str | int | bytes, ...]]) -> list[Any]:
         """Send every command at once and read every reply (an error reply comes back as
         its exception, in place). Commands are packed by hiredis in C: redis-py's asyncio
@@ -155,6 +187,9 @@ class RedisLedgerStore:
         pool = self._redis.connection_pool
         conn = await pool.get_connection()  # type: ignore[no-untyped-call]
         try:
+            if self._reconnected:
+                self._reconnected = False
+                await self._check_nothing_lost(conn)
             packed = b"".join(pack_command(c) for c in commands)  # type: ignore[arg-type]
             await conn.send_packed_command(packed)
             replies: list[Any] = []
@@ -215,6 +250,10 @@ class RedisLedgerStore:
             case Demand(day=day, units=units):
                 return ["Q", node, key_index(self._keys.demand(sku)), day, units, 0]
         raise TypeError(f"unknown effect {effect!r}")
+
+
+async def _read_all(conn: Any, count: int) -> list[Any]:
+    return [await conn.read_response() for _ in range(count)]
 
 
 def _text(value: Any) -> str:

@@ -1,0 +1,229 @@
+"""What the reliability tests measure: the Redis ledger against the reference fold, cell by
+cell; the per-SKU `seen` sets against the produced event ids; workers' counters; offsets."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import urllib.error
+import urllib.request
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.structs import TopicPartition
+from redis.asyncio import Redis
+
+from stockline.adapters.redis.keys import Keys
+from stockline.adapters.redis.store import snapshot_from_hash
+from stockline.domain.events import Event
+from tests.integration.harness import Producer, WorkerProcess, World, scrape
+from tests.unit.domain.reference import Stock
+
+Ledger = dict[str, dict[str, Stock]]
+FIELDS = ("on_hand", "reserved", "inbound")
+OUTCOMES = ("applied", "duplicate", "redelivered", "rejected")
+
+
+class LedgerProbe:
+    """Reads one world's ledger and seen sets from Redis (read-only, pipelined)."""
+
+    def __init__(self, redis_url: str, key_prefix: str) -> None:
+        self.redis = Redis.from_url(redis_url, decode_responses=True)
+        self.keys = Keys(key_prefix)
+
+    async def ledger(self, skus: Sequence[str]) -> Ledger:
+        pipe = self.redis.pipeline(transaction=False)
+        for sku in skus:
+            pipe.hgetall(self.keys.ledger(sku))
+        out: Ledger = {}
+        for sku, found in zip(skus, await pipe.execute(), strict=True):
+            snapshot = snapshot_from_hash(sku, [x for pair in found.items() for x in pair])
+            if snapshot is not None:
+                out[sku] = {
+                    n: (s.on_hand, s.reserved, s.inbound) for n, s in snapshot.nodes.items()
+                }
+        return out
+
+    async def seen(self, skus: Sequence[str]) -> dict[str, set[str]]:
+        pipe = self.redis.pipeline(transaction=False)
+        for sku in skus:
+            pipe.zrange(self.keys.seen(sku), 0, -1)
+        return {sku: set(ids) for sku, ids in zip(skus, await pipe.execute(), strict=True)}
+
+    async def watermarks(self) -> dict[str, int]:
+        found = await self.redis.hgetall(self.keys.watermarks())
+        return {tp: int(offset) for tp, offset in found.items()}
+
+    async def close(self, *, clean: bool) -> None:
+        """Close the client; with `clean`, first delete every key of the world."""
+        if clean:
+            async for key in self.redis.scan_iter(match=f"{self.keys.prefix}:*", count=1000):
+                await self.redis.unlink(key)
+        await self.redis.aclose()
+
+
+def divergent_cells(got: Ledger, expected: Ledger) -> int:
+    """Cells (sku, node, field) whose value differs, counting a missing cell as different."""
+    cells = 0
+    for sku in set(got) | set(expected):
+        nodes_got, nodes_want = got.get(sku, {}), expected.get(sku, {})
+        for node in set(nodes_got) | set(nodes_want):
+            a, b = nodes_got.get(node), nodes_want.get(node)
+            cells += sum(1 for i in range(3) if a is None or b is None or a[i] != b[i])
+    return cells
+
+
+def cell_count(ledger: Ledger) -> int:
+    return sum(len(nodes) for nodes in ledger.values()) * len(FIELDS)
+
+
+@dataclass
+class SeenReport:
+    missing: int
+    unexpected: int
+
+
+def seen_report(seen: dict[str, set[str]], events: Iterable[Event]) -> SeenReport:
+    """Produced distinct event ids that no `seen` set holds, and held ids never produced."""
+    want: dict[str, set[str]] = defaultdict(set)
+    for e in events:
+        want[e.sku].add(e.event_id)
+    missing = sum(len(ids - seen.get(sku, set())) for sku, ids in want.items())
+    unexpected = sum(len(ids - want.get(sku, set())) for sku, ids in seen.items())
+    return SeenReport(missing, unexpected)
+
+
+async def outcomes(worker: WorkerProcess) -> Counter[str]:
+    """The worker's events_total summed over event types, by outcome (empty while down)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    totals: Counter[str] = Counter()
+    for family in text_string_to_metric_families(await scrape(worker)):
+        for sample in family.samples:
+            if sample.name == "stockline_events_total":
+                totals[sample.labels["outcome"]] += int(sample.value)
+    return totals
+
+
+async def metric(worker: WorkerProcess, name: str) -> float:
+    """The sum of all samples of one metric (0 when absent or the worker is down)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = await scrape(worker)
+    return sum(
+        s.value for f in text_string_to_metric_families(text) for s in f.samples if s.name == name
+    )
+
+
+async def readyz(worker: WorkerProcess) -> int:
+    """The HTTP status of the worker's /readyz (0 when it does not answer)."""
+
+    def get() -> int:
+        url = f"http://127.0.0.1:{worker.web_port}/readyz"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return int(response.status)
+        except urllib.error.HTTPError as exc:
+            return int(exc.code)
+        except OSError:
+            return 0
+
+    return await asyncio.to_thread(get)
+
+
+@dataclass
+class Lifetimes:
+    """Counters of successive worker processes: the last scrape of each before it died."""
+
+    last: dict[int, Counter[str]] = field(default_factory=dict)
+
+    async def scrape(self, worker: WorkerProcess) -> Counter[str]:
+        now = await outcomes(worker)
+        if now:
+            self.last[worker.web_port] = now
+        return now
+
+    def total(self) -> Counter[str]:
+        return sum(self.last.values(), Counter())
+
+
+async def produce_paced(
+    producer: Producer, events: Sequence[Event], *, seconds: float, chunk: int = 200
+) -> float:
+    """Send `events` evenly over about `seconds`; returns the seconds it really took."""
+    started = time.monotonic()
+    for n in range(0, len(events), chunk):
+        await producer.events(events[n : n + chunk])
+        ahead = started + seconds * (n + chunk) / len(events) - time.monotonic()
+        if ahead > 0:
+            await asyncio.sleep(ahead)
+    return time.monotonic() - started
+
+
+async def end_offsets(world: World) -> dict[TopicPartition, int]:
+    """Every input partition's end offset (records written so far)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=world.bootstrap)
+    await consumer.start()
+    try:
+        tps = [
+            TopicPartition(t, p)
+            for t in world.settings.input_topics
+            for p in range(world.partitions)
+        ]
+        return dict(await consumer.end_offsets(tps))
+    finally:
+        await consumer.stop()
+
+
+async def committed_offsets(world: World) -> dict[TopicPartition, int]:
+    """The workers' group's committed offset per input partition."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=world.bootstrap)
+    await admin.start()
+    try:
+        found = await admin.list_consumer_group_offsets(world.settings.consumer_group)
+        return {tp: meta.offset for tp, meta in found.items()}
+    finally:
+        await admin.close()
+
+
+async def stalled_partitions(world: World, probe: LedgerProbe) -> list[str]:
+    """Input partitions holding records that the group has not committed or Redis has not
+    applied up to their end."""
+    ends = await end_offsets(world)
+    committed = await committed_offsets(world)
+    marks = await probe.watermarks()
+    return [
+        f"{tp.topic}[{tp.partition}]"
+        for tp, end in ends.items()
+        if end > 0
+        and (committed.get(tp, -1) < end or marks.get(f"{tp.topic}|{tp.partition}", -1) < end - 1)
+    ]
+
+
+@dataclass
+class WorkerStatus:
+    """One scrape of a worker: events processed (any outcome), partitions it reports lag
+    for (assigned and fetched), and their total lag. All 0 while it does not answer."""
+
+    processed: int = 0
+    partitions: int = 0
+    lag: int = 0
+    up: bool = False
+
+
+async def status(worker: WorkerProcess) -> WorkerStatus:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = await scrape(worker)
+    out = WorkerStatus(up=bool(text))
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            if s.name == "stockline_events_total":
+                out.processed += int(s.value)
+            elif s.name == "stockline_consumer_lag":
+                out.partitions += 1
+                out.lag += int(s.value)
+    return out
