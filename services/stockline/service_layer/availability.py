@@ -68,7 +68,8 @@ EVERY_NODE = NodeFilter()
 
 
 def node_atp(stock: NodeStock, safety_stock: int) -> NodeAtp:
-    return NodeAtp(
+    # built from the ledger's integers, so validating them again is pure cost on the hot path
+    return NodeAtp.model_construct(
         atp=stock.atp(safety_stock),
         on_hand=stock.on_hand,
         reserved=stock.reserved,
@@ -104,7 +105,7 @@ def atp_message(
         for node_id, stock in snapshot.nodes.items()
         if where.keeps(node_id, network)
     }
-    return AtpMessage(
+    return AtpMessage.model_construct(
         sku=snapshot.sku,
         version=snapshot.version,
         as_of=as_of(at_us),
