@@ -9,6 +9,7 @@ import uuid
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
 
+from stockline.adapters.kafka.options import client_options
 from stockline.contracts.codec import encode
 from stockline.domain.events import (
     CycleCount,
@@ -72,10 +73,8 @@ def story(sku: str, start_us: int) -> list[tuple[str, InventoryEvent]]:
 
 
 async def run_demo(settings: Settings, *, sku: str) -> int:
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False
-    )
+    producer = AIOKafkaProducer(**client_options(settings), acks="all")
+    consumer = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False)
     await producer.start()
     await consumer.start()
     try:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 INPUT_TOPICS = (
@@ -24,6 +25,13 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="STOCKLINE_", frozen=True, extra="ignore")
 
     kafka_bootstrap: str = "127.0.0.1:9092"
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    """PLAINTEXT on loopback; SASL_SSL with SCRAM for a real cluster (docs/security.md)."""
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None
+    """CA bundle for SSL/SASL_SSL; the system's trust store when unset."""
     redis_url: str = "redis://127.0.0.1:6379/0"
     key_prefix: str = Field("stockline", pattern=r"^[A-Za-z0-9._:-]{1,64}$")
     consumer_group: str = "stockline-ledger"
@@ -72,6 +80,17 @@ class Settings(BaseSettings):
     """Larger request bodies get 413 before they are read."""
     api_batch_max: int = Field(500, ge=1, le=500)
     """SKUs per batch lookup; DESIGN.md caps it at 500, a deployment may lower it."""
+
+    @model_validator(mode="after")
+    def _sasl_needs_credentials(self) -> Settings:
+        if self.kafka_security_protocol.startswith("SASL_") and not (
+            self.kafka_sasl_username and self.kafka_sasl_password
+        ):
+            raise ValueError(
+                f"STOCKLINE_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs "
+                "STOCKLINE_KAFKA_SASL_USERNAME and STOCKLINE_KAFKA_SASL_PASSWORD"
+            )
+        return self
 
     @property
     def retention_us(self) -> int:

@@ -19,6 +19,7 @@ from datetime import datetime
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 
+from stockline.adapters.kafka.options import client_options
 from stockline.settings import Settings
 
 
@@ -39,9 +40,7 @@ class LatencyProbe:
 
     async def start(self) -> None:
         s = self._settings
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=s.kafka_bootstrap, enable_auto_commit=False
-        )
+        self._consumer = AIOKafkaConsumer(**client_options(s), enable_auto_commit=False)
         await self._consumer.start()
         tps = [TopicPartition(s.atp_topic, p) for p in range(s.partitions)]
         self._consumer.assign(tps)

@@ -24,6 +24,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
 from tqdm import tqdm
 
+from stockline.adapters.kafka.options import client_options
 from stockline.adapters.kafka.topics import ensure_topics
 from stockline.bench.latency import LatencyProbe
 from stockline.bench.worker import BenchWorld, WorkerProcess
@@ -120,7 +121,7 @@ async def measure_backlog(worker: WorkerProcess, events: int, result: BenchResul
 async def bare_consumer_rate(settings: Settings, events: int) -> float:
     """A consume-and-discard loop over the same topics: what Kafka alone gives."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap,
+        **client_options(settings),
         enable_auto_commit=False,
         max_partition_fetch_bytes=4 * 1024 * 1024,
     )
@@ -186,7 +187,7 @@ async def _offer(
 
 def _producer(settings: Settings, linger_ms: int = 20) -> AIOKafkaProducer:
     return AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap,
+        **client_options(settings),
         acks="all",
         linger_ms=linger_ms,
         max_batch_size=512 * 1024,

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from stockline.adapters.kafka.options import client_options
 from stockline.settings import Settings
 
 _EVENT_TYPES = (
@@ -48,7 +49,7 @@ class BenchWorld:
         async for key in redis.scan_iter(match=f"{s.key_prefix}:*", count=5000):
             await redis.unlink(key)
         await redis.aclose()
-        admin = AIOKafkaAdminClient(bootstrap_servers=s.kafka_bootstrap)
+        admin = AIOKafkaAdminClient(**client_options(s))
         await admin.start()
         try:
             await admin.delete_topics([*s.input_topics, *s.output_topics])

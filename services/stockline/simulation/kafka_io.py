@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
 
+from stockline.adapters.kafka.options import client_options
 from stockline.contracts.codec import encode
 from stockline.domain.events import InventoryEvent, event_type_of
 from stockline.settings import INPUT_TOPICS, Settings
@@ -54,13 +55,13 @@ class SimKafka:
         """The latest (highest version) ATP snapshot read per SKU."""
         self._produced: dict[TopicPartition, int] = {}
         self._producer = AIOKafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap,
+            **client_options(settings),
             acks="all",
             linger_ms=5,
             enable_idempotence=True,
         )
         self._consumer = (
-            AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
+            AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False)
             if consume
             else None
         )
@@ -96,7 +97,7 @@ class SimKafka:
     async def wait_applied(self, timeout: float = 120) -> None:
         """Return once the workers' group committed past every offset published so far;
         TimeoutError after `timeout` seconds (no worker running, or it is stuck)."""
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap)
+        admin = AIOKafkaAdminClient(**client_options(self.settings))
         await admin.start()
         try:
             deadline = time.monotonic() + timeout

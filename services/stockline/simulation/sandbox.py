@@ -23,6 +23,7 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient
 from redis.asyncio import Redis
 
+from stockline.adapters.kafka.options import client_options
 from stockline.adapters.kafka.topics import ensure_topics
 from stockline.settings import INPUT_TOPICS, Settings
 
@@ -103,7 +104,7 @@ async def _clean(settings: Settings) -> None:
             await redis.unlink(key)
     finally:
         await redis.aclose()
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:
         with suppress(Exception):  # leftover topics are harmless; cleaning must not mask errors

@@ -27,6 +27,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from stockline.adapters.kafka.health import Readiness
+from stockline.adapters.kafka.options import client_options
 from stockline.adapters.kafka.resume import WatermarkSource, rewind_target
 from stockline.adapters.metrics import Metrics
 from stockline.service_layer.ports import LedgerRolledBack, RawRecord
@@ -75,7 +76,7 @@ class LedgerConsumer(Service):
     def _new_consumer(self) -> AIOKafkaConsumer:
         settings = self._settings
         return AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap,
+            **client_options(settings),
             group_id=settings.consumer_group,
             client_id=f"{settings.consumer_group}-ledger",
             enable_auto_commit=False,

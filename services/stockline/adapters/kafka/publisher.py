@@ -10,6 +10,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from mode import Service
 
+from stockline.adapters.kafka.options import client_options
 from stockline.service_layer.ports import DeadLetter
 from stockline.settings import Settings
 
@@ -29,7 +30,7 @@ class KafkaPublisher(Service):
     async def on_start(self) -> None:
         # aiokafka clients bind to the running loop, so they are made here, not in __init__
         self.producer = AIOKafkaProducer(
-            bootstrap_servers=self._settings.kafka_bootstrap,
+            **client_options(self._settings),
             acks="all",
             enable_idempotence=True,
             linger_ms=2,

@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
 
+from stockline.adapters.kafka.options import client_options
 from stockline.adapters.redis.keys import Keys
 from stockline.adapters.redis.store import RedisLedgerStore
 from stockline.adapters.redis.swap import swap_namespace
@@ -77,9 +78,7 @@ async def rebuild(
 
 
 async def _replay(settings: Settings, pipeline: LedgerPipeline, progress: Progress) -> int:
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False
-    )
+    consumer = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False)
     await consumer.start()
     try:
         ends, total = await _assign_from_start(consumer, settings)
@@ -128,7 +127,7 @@ async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
 
 
 async def _refuse_if_workers_run(settings: Settings) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:
         described = await admin.describe_consumer_groups([settings.consumer_group])

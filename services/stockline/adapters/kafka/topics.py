@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from stockline.adapters.kafka.options import client_options
 from stockline.settings import Settings
 
 _WEEK_MS = 7 * 86_400_000
@@ -38,7 +39,7 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
 async def ensure_topics(settings: Settings) -> tuple[list[str], list[str]]:
     """Create missing topics; returns (created, already there). Raises TopicMismatch when
     an existing input topic has another partition count than the others."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:
         specs = topic_specs(settings)
