@@ -98,7 +98,8 @@ async def test_poison_is_dead_lettered_and_every_message_is_accounted_for(
     )
     assert worker.proc is not None
     assert worker.proc.poll() is None, "the worker stopped"
-    assert (await status(worker)).lag == 0
+    # the lag gauge is refreshed every lag_interval_s: wait for the refresh after the last batch
+    assert (await eventually(lambda: status(worker), lambda s: s.lag == 0, timeout=10)).lag == 0
     assert counted["applied"] == len(valid)
     assert counted["duplicate"] == len(duplicates)
     assert counted["rejected"] == len(sent) == len(records)
