@@ -176,6 +176,26 @@ def _dev(settings: Settings, args: argparse.Namespace) -> int:
     return subprocess.run([str(script), args.action], check=False).returncode
 
 
+_LOGLEVEL = "how much the process logs to stderr"
+
+
+class _Help(argparse.HelpFormatter):
+    """Shows an option's default when it has a meaningful one (not None, not a flag)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if action.default not in (None, False, argparse.SUPPRESS) and action.option_strings:
+            text += " (default: %(default)s)"
+        return text
+
+
+def _command(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, *, help: str
+) -> argparse.ArgumentParser:
+    """A subcommand whose own --help repeats what it does and shows each option's default."""
+    return sub.add_parser(name, help=help, description=help, formatter_class=_Help)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="stockline",
@@ -184,64 +204,86 @@ def build_parser() -> argparse.ArgumentParser:
         "Settings come from STOCKLINE_* environment variables (see README).",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser(
-        "topics", help="create the input, ATP, DLQ and signal topics (idempotent)"
+    _command(
+        sub, "topics", help="create the input, ATP, DLQ and signal topics (idempotent)"
     ).set_defaults(run=_topics)
-    worker = sub.add_parser(
-        "worker", help="run a ledger worker (joins the consumer group; run more to scale out)"
+    worker = _command(
+        sub, "worker", help="run a ledger worker (joins the consumer group; run more to scale out)"
     )
-    worker.add_argument("--loglevel", default="warning", choices=["debug", "info", "warning"])
+    worker.add_argument(
+        "--loglevel", default="warning", choices=["debug", "info", "warning"], help=_LOGLEVEL
+    )
     worker.set_defaults(run=_worker)
-    api = sub.add_parser(
-        "api", help="serve the HTTP read API (availability, node stock, /metrics) with uvicorn"
+    api = _command(
+        sub, "api", help="serve the HTTP read API (availability, node stock, /metrics) with uvicorn"
     )
-    api.add_argument("--loglevel", default="warning", choices=["debug", "info", "warning"])
+    api.add_argument(
+        "--loglevel", default="warning", choices=["debug", "info", "warning"], help=_LOGLEVEL
+    )
     api.set_defaults(run=_api)
-    demo = sub.add_parser(
-        "demo", help="publish a short story of events for one SKU and print ATP as it changes"
+    demo = _command(
+        sub, "demo", help="publish a short story of events for one SKU and print ATP as it changes"
     )
-    demo.add_argument("--sku", default="SKU-DEMO-1")
+    demo.add_argument("--sku", default="SKU-DEMO-1", help="the SKU the story is about")
     demo.set_defaults(run=_demo)
-    dev = sub.add_parser(
+    dev = _command(
+        sub,
         "dev",
         help="the local stack without Docker: a real Kafka broker from Maven Central jars and "
         "Debian's redis-server on 127.0.0.1 (installs what is missing)",
     )
-    dev.add_argument("action", choices=["up", "down", "status"])
+    dev.add_argument(
+        "action",
+        choices=["up", "down", "status"],
+        help="up: install what is missing and start (or reuse) both; down: stop them; "
+        "status: whether each answers",
+    )
     dev.set_defaults(run=_dev)
-    rebuild = sub.add_parser(
+    rebuild = _command(
+        sub,
         "rebuild",
         help="recompute the Redis ledger from the input topics (disaster recovery): replays "
         "them into fresh keys, then swaps those in; run with the workers stopped",
     )
     rebuild.add_argument("--yes", action="store_true", help="really replace the live ledger")
     rebuild.set_defaults(run=_rebuild)
-    bench = sub.add_parser(
+    bench = _command(
+        sub,
         "bench",
         help="measure one worker on the real broker: sustained events/s, ratio to a bare "
         "consumer, event-to-ATP latency at half peak, Redis round trips, RSS",
     )
-    bench.add_argument("--events", type=int, default=1_000_000)
-    bench.add_argument("--skus", type=int, default=10_000)
-    bench.add_argument("--nodes", type=int, default=20)
-    bench.add_argument("--latency-seconds", type=float, default=20.0)
-    bench.add_argument("--out", type=Path, default=Path("out/bench"))
+    bench.add_argument("--events", type=int, default=1_000_000, help="backlog size")
+    bench.add_argument("--skus", type=int, default=10_000, help="SKUs the events spread over")
+    bench.add_argument("--nodes", type=int, default=20, help="nodes the events spread over")
+    bench.add_argument(
+        "--latency-seconds",
+        type=float,
+        default=20.0,
+        help="how long events are offered at half peak",
+    )
+    bench.add_argument(
+        "--out", type=Path, default=Path("out/bench"), help="where bench.json and bench.png go"
+    )
     bench.set_defaults(run=_bench)
     _add_simulate(sub)
     return parser
 
 
 def _add_simulate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    sim = sub.add_parser(
+    sim = _command(
+        sub,
         "simulate",
         help="a WMS/OMS stand-in: events at a rate (open loop), or days acting on stockline's "
         "signals with a KPI report (--closed-loop, --compare); see docs/simulation.md",
     )
     sim.add_argument("--network", default="deploy/network/example.yaml", help="network file")
-    sim.add_argument("--seed", type=int, default=7)
+    sim.add_argument("--seed", type=int, default=7, help="same seed, same events")
     sim.add_argument("--tag", help="names this run's SKUs and ids (default: seed + random)")
     sim.add_argument("--skus", type=int, default=40, help="SKUs in the catalogue")
-    sim.add_argument("--requests-per-day", type=float, default=800.0)
+    sim.add_argument(
+        "--requests-per-day", type=float, default=800.0, help="customer order lines per day"
+    )
     sim.add_argument("--rate", type=float, default=200.0, help="open loop: events per second")
     sim.add_argument("--events", type=int, help="open loop: stop after this many events")
     sim.add_argument("--seconds", type=float, help="open loop: stop after this long (60)")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+from stockline.cli import build_parser
 
 
 def stockline(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -54,3 +57,18 @@ def test_dev_status_reports_the_local_stack() -> None:
     assert result.returncode == 0
     assert "Kafka: down (127.0.0.1:1)" in result.stderr
     assert "Redis: down (127.0.0.1:2)" in result.stderr
+
+
+def test_every_subcommand_help_explains_the_command_and_each_option() -> None:
+    subcommands = next(
+        a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)
+    )
+    for name, parser in subcommands.choices.items():
+        assert parser.description, f"stockline {name} --help says nothing of what it does"
+        unexplained = [
+            a.dest for a in parser._actions if a.dest != "help" and not (a.help or "").strip()
+        ]
+        assert not unexplained, f"stockline {name}: options without help: {unexplained}"
+    bench = stockline("bench", "--help")
+    assert "sustained events/s" in bench.stdout
+    assert "backlog size (default: 1000000)" in bench.stdout
