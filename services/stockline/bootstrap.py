@@ -47,17 +47,17 @@ def build_worker(settings: Settings, plans: Planner | None = None) -> LedgerWork
     """Wire the ledger worker: Kafka consumer and publisher, Redis store, metrics."""
     app = create_app(settings)
     metrics = Metrics()
+    plans = plans or planner(settings)
     store = RedisLedgerStore(
         redis_client(settings),
         keys=Keys(settings.key_prefix),
         retention_us=settings.retention_us,
         demand_days=2 * settings.demand_horizon_days,
         on_round_trip=metrics.redis_round_trips.inc,
+        with_demand=plans.network is not None,  # only planning reads demand back
     )
     publisher = KafkaPublisher(settings)
-    pipeline = LedgerPipeline(
-        store, publisher, settings.retention_us, planner=plans or planner(settings)
-    )
+    pipeline = LedgerPipeline(store, publisher, settings.retention_us, planner=plans)
     consumer = LedgerConsumer(
         settings, pipeline.process, store.watermarks, metrics, requires=[publisher]
     )
