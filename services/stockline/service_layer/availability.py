@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+import orjson
+
 from stockline.contracts.api import BatchAvailability, NodeStockItem, NodeStockPage
 from stockline.contracts.outbound import AtpMessage, NodeAtp, as_of
 from stockline.domain.ledger import NodeStock
@@ -113,6 +115,36 @@ def atp_message(
         nodes=nodes,
         channels=channel_totals(nodes, network, where.channel),
     )
+
+
+def atp_json(snapshot: SkuSnapshot, network: NetworkView, at_us: int) -> bytes:
+    """The Kafka value `atp_message(snapshot, network, at_us).to_bytes()` gives (compact
+    UTF-8 JSON, same fields in the same order), built from plain dicts: the worker publishes
+    one per changed SKU per batch, and the models cost ~100 us for a 20-node snapshot
+    where this costs ~20 us."""
+    nodes: dict[str, dict[str, int]] = {}
+    channels: dict[str, int] = {}
+    for node_id, stock in snapshot.nodes.items():
+        safety = safety_stock(snapshot, node_id, network)
+        atp = stock.atp(safety)
+        nodes[node_id] = {
+            "atp": atp,
+            "on_hand": stock.on_hand,
+            "reserved": stock.reserved,
+            "inbound": stock.inbound,
+            "safety_stock": safety,
+        }
+        for channel in network.channels_of(node_id):
+            channels[channel] = channels.get(channel, 0) + atp
+    message = {
+        "sku": snapshot.sku,
+        "version": snapshot.version,
+        "as_of": as_of(at_us),
+        "network_atp": sum(node["atp"] for node in nodes.values()),
+        "nodes": nodes,
+        "channels": dict(sorted(channels.items())),
+    }
+    return orjson.dumps(message)
 
 
 @dataclass

@@ -20,7 +20,7 @@ from stockline.contracts.outbound import as_of, dlq_headers
 from stockline.domain.events import event_type_of
 from stockline.domain.ledger import Outcome
 from stockline.domain.signals import ReorderSignal
-from stockline.service_layer.availability import atp_message
+from stockline.service_layer.availability import atp_json
 from stockline.service_layer.planning import Planner, SkuPlan
 from stockline.service_layer.ports import (
     ApplyResult,
@@ -130,7 +130,7 @@ class LedgerPipeline:
 
     def _atp(self, snapshot: SkuSnapshot, plan: SkuPlan, now: int) -> tuple[str, bytes]:
         planned = replace(snapshot, safety_stock=_safety(plan))
-        return snapshot.sku, atp_message(planned, self._view, now).to_bytes()
+        return snapshot.sku, atp_json(planned, self._view, now)
 
     @staticmethod
     def _count(
