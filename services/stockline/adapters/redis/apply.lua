@@ -201,10 +201,12 @@ end
 local function snapshot()
   local flat, nodes, demand, order = redis.call('HGETALL', ledger), {}, {}, {}
   for k = 1, #flat, 2 do
-    local node, kind = string.match(flat[k], '^(.+)|(%a%a)$')
-    if node then
-      if not nodes[node] then nodes[node] = {}; table.insert(order, node) end
-      nodes[node][kind] = tonumber(flat[k + 1])
+    local field = flat[k]
+    if string.byte(field, -3) == 124 then -- '<node>|<kind>'; plain sub is cheaper than match
+      local node = string.sub(field, 1, -4)
+      local n = nodes[node]
+      if not n then n = {}; nodes[node] = n; order[#order + 1] = node end
+      n[string.sub(field, -2)] = tonumber(flat[k + 1])
     end
   end
   if with_demand then
