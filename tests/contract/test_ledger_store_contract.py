@@ -72,6 +72,26 @@ class LedgerStoreContract:
         result = await store.apply([], NOW_US)
         assert (result.outcomes, result.snapshots, result.went_negative) == ([], [], 0)
 
+    async def test_each_snapshot_is_handed_over_as_the_store_has_it(self) -> None:
+        store = await self.make_store()
+        seen: list[SkuSnapshot] = []
+        first = receipt(10, event_id="r-1")
+        result = await store.apply(
+            [
+                delivery(first, 0),
+                delivery(receipt(3, sku=OTHER_SKU, event_id="r-2"), 1),
+                delivery(pick(4, event_id="p-1"), 0),
+                delivery(receipt(10, event_id="r-1"), 2),  # a duplicate changes nothing
+            ],
+            NOW_US,
+            on_snapshot=seen.append,
+        )
+        assert seen == result.snapshots
+        assert {s.sku: s.nodes[DC].on_hand for s in seen} == {SKU: 6, OTHER_SKU: 3}
+        unchanged: list[SkuSnapshot] = []
+        again = await store.apply([delivery(first, 3)], NOW_US, on_snapshot=unchanged.append)
+        assert (again.snapshots, unchanged) == ([], [])
+
     async def test_a_batch_gives_an_outcome_per_delivery_in_delivery_order(self) -> None:
         store = await self.make_store()
         first = receipt(10, event_id="r-1")
@@ -246,7 +266,6 @@ class LedgerStoreContract:
         assert await store.snapshot(SKU) == SkuSnapshot(
             SKU, 2, {"dc": NodeStock(on_hand=4), "dc:asn:1": NodeStock(inbound=10)}
         )
-
 
     async def test_demand_is_recorded_per_node_and_day_once_per_event(self) -> None:
         store = await self.make_store()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from stockline.domain.ledger import Outcome, SkuLedger
@@ -31,10 +31,18 @@ class MemoryLedgerStore:
     armed: dict[str, dict[str, bool]] = field(default_factory=dict)
     safety_stock: dict[str, dict[str, int]] = field(default_factory=dict)
 
-    async def apply(self, deliveries: Sequence[Delivery], now_us: int) -> ApplyResult:
+    async def apply(
+        self,
+        deliveries: Sequence[Delivery],
+        now_us: int,
+        on_snapshot: Callable[[SkuSnapshot], None] = lambda _: None,
+    ) -> ApplyResult:
         result = ApplyResult(outcomes=[Outcome.APPLIED] * len(deliveries))
         for sku, group in group_by_sku(deliveries):
+            published = len(result.snapshots)
             self._apply_sku(sku, group, result)
+            for snapshot in result.snapshots[published:]:
+                on_snapshot(snapshot)
         return result
 
     def _apply_sku(self, sku: str, group: list[tuple[int, Delivery]], result: ApplyResult) -> None:

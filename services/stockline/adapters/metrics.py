@@ -26,7 +26,8 @@ class Metrics:
         )
         self.apply_seconds = Histogram(
             "stockline_apply_seconds",
-            "Time to apply one batch to the Redis ledger (one pipelined round trip)",
+            "Time to apply one batch to the Redis ledger (one pipelined round trip), with the "
+            "planning and ATP rendering that overlap it",
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import groupby
 from typing import Protocol
@@ -94,10 +94,17 @@ class LedgerRolledBack(Exception):
 
 
 class LedgerStore(Protocol):
-    async def apply(self, deliveries: Sequence[Delivery], now_us: int) -> ApplyResult:
+    async def apply(
+        self,
+        deliveries: Sequence[Delivery],
+        now_us: int,
+        on_snapshot: Callable[[SkuSnapshot], None] = ...,
+    ) -> ApplyResult:
         """Apply a batch, atomically per SKU and idempotently: an event_id applied within
         the retention window, or a Kafka offset at or below one applied for that SKU from
-        that partition, changes nothing."""
+        that partition, changes nothing. `on_snapshot` sees each snapshot of the result as
+        soon as the store has it (possibly again for the same SKU if the store re-runs a
+        call), so the caller's work can overlap the store's."""
         ...
 
     async def record_progress(

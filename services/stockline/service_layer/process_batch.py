@@ -82,14 +82,20 @@ class LedgerPipeline:
         deliveries, rejects = self._decode(records, now, report)
         if rejects:
             await self.publisher.dead_letter(rejects)
-        started = time.perf_counter()
-        result = await self.store.apply(deliveries, now)
-        report.apply_seconds = time.perf_counter() - started
         stamp = as_of(now)
-        plans = [self.planner.plan(s, now, stamp) for s in result.snapshots]
+        staged: dict[str, tuple[SkuPlan, tuple[str, bytes]]] = {}
+
+        def stage(snapshot: SkuSnapshot) -> None:
+            """Plan and render each SKU while the store is still applying the rest."""
+            plan = self.planner.plan(snapshot, now, stamp)
+            staged[snapshot.sku] = (plan, self._atp(snapshot, plan, now))
+
+        started = time.perf_counter()
+        result = await self.store.apply(deliveries, now, on_snapshot=stage)
+        report.apply_seconds = time.perf_counter() - started
+        plans = [staged[s.sku][0] for s in result.snapshots]
         if plans:
-            atp = [self._atp(s, p, now) for s, p in zip(result.snapshots, plans, strict=True)]
-            await self.publisher.publish_atp(atp)
+            await self.publisher.publish_atp([staged[s.sku][1] for s in result.snapshots])
             await self._publish_signals(plans, report)
         # after publishing: a crash before this replays the batch, deciding the same signals
         marks = [PlanMarks(p.sku, p.armed, _safety(p)) for p in plans if p.levels]

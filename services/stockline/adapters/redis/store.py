@@ -80,19 +80,35 @@ class RedisLedgerStore:
         for src in (self._apply_src, self._watermark_src):
             self._shas[src] = await self._redis.script_load(src)
 
-    async def apply(self, deliveries: Sequence[Delivery], now_us: int) -> ApplyResult:
+    async def apply(
+        self,
+        deliveries: Sequence[Delivery],
+        now_us: int,
+        on_snapshot: Callable[[SkuSnapshot], None] = lambda _: None,
+    ) -> ApplyResult:
+        """All SKU calls go out in one round trip; each reply is turned into outcomes and
+        a snapshot as it arrives, so the caller's `on_snapshot` work runs while Redis is
+        still executing the calls behind it."""
         groups = group_by_sku(deliveries)
         calls = [self._encode(sku, [d for _, d in group], now_us) for sku, group in groups]
-        replies = await self._run(self._apply_src, calls)
-        result = ApplyResult(outcomes=[Outcome.APPLIED] * len(deliveries))
-        for (sku, group), reply in zip(groups, replies, strict=True):
+        outcomes = [Outcome.APPLIED] * len(deliveries)
+        snapshots: dict[int, SkuSnapshot] = {}  # by call, so a re-run overwrites
+        negative: dict[int, int] = {}
+
+        def take(call: int, reply: Any) -> None:
+            sku, group = groups[call]
             version, letters, went_negative, nodes, demand = reply
             for (index, _), letter in zip(group, _text(letters), strict=True):
-                result.outcomes[index] = _OUTCOMES[letter]
-            result.went_negative += int(went_negative)
+                outcomes[index] = _OUTCOMES[letter]
+            negative[call] = int(went_negative)
             if nodes:
-                result.snapshots.append(_applied_snapshot(sku, int(version), nodes, demand))
-        return result
+                snapshots[call] = _applied_snapshot(sku, int(version), nodes, demand)
+                on_snapshot(snapshots[call])
+
+        await self._run(self._apply_src, calls, on_reply=take)
+        return ApplyResult(
+            outcomes, [snapshots[c] for c in sorted(snapshots)], sum(negative.values())
+        )
 
     async def record_progress(
         self,
@@ -141,16 +157,18 @@ class RedisLedgerStore:
         src: str,
         calls: list[tuple[list[str], list[str | int | bytes]]],
         extra: Sequence[tuple[str | int | bytes, ...]] = (),
+        on_reply: Callable[[int, Any], None] = lambda _n, _reply: None,
     ) -> list[Any]:
         """EVALSHA every call in one round trip, followed by the `extra` commands; reload
         the scripts once if Redis lost them (re-running is safe: applied offsets come back
-        redelivered). Returns the calls' replies."""
+        redelivered). `on_reply(n, reply)` sees each call's reply that is not an error as
+        it is read. Returns the calls' replies."""
         for attempt in (1, 2):
             if src not in self._shas:
                 await self.load_scripts()
             sha = self._shas[src]
             commands = [("EVALSHA", sha, len(keys), *keys, *args) for keys, args in calls]
-            replies = await self._round_trip([*commands, *extra])
+            replies = await self._round_trip([*commands, *extra], on_reply, len(calls))
             errors = [r for r in replies if isinstance(r, ResponseError)]
             if any(isinstance(e, NoScriptError) for e in errors) and attempt == 1:
                 self._shas.clear()
@@ -179,10 +197,17 @@ class RedisLedgerStore:
         if lost:
             raise LedgerRolledBack(lost)
 
-    async def _round_trip(self, commands: Sequence[tuple[str | int | bytes, ...]]) -> list[Any]:
+    async def _round_trip(
+        self,
+        commands: Sequence[tuple[str | int | bytes, ...]],
+        on_reply: Callable[[int, Any], None] = lambda _n, _reply: None,
+        watched: int = 0,
+    ) -> list[Any]:
         """Send every command at once and read every reply (an error reply comes back as
-        its exception, in place). Commands are packed by hiredis in C: redis-py's asyncio
-        pipeline packs each argument in Python, which cost more than the Lua itself."""
+        its exception, in place), handing each of the first `watched` replies that is not
+        an error to `on_reply` as soon as it is read. Commands are packed by hiredis in C:
+        redis-py's asyncio pipeline packs each argument in Python, which cost more than the
+        Lua itself."""
         self._on_round_trip()
         pool = self._redis.connection_pool
         conn = await pool.get_connection()  # type: ignore[no-untyped-call]
@@ -193,11 +218,14 @@ class RedisLedgerStore:
             packed = b"".join(pack_command(c) for c in commands)  # type: ignore[arg-type]
             await conn.send_packed_command(packed)
             replies: list[Any] = []
-            for _ in commands:
+            for n in range(len(commands)):
                 try:
                     replies.append(await conn.read_response())
                 except ResponseError as exc:
                     replies.append(exc)
+                    continue
+                if n < watched:
+                    on_reply(n, replies[n])
             return replies
         except BaseException:
             await conn.disconnect()  # a half-read reply stream must not be reused
