@@ -290,20 +290,23 @@ def _text(value: Any) -> str:
 
 def _applied_snapshot(sku: str, version: int, nodes: list[Any], demand: list[Any]) -> SkuSnapshot:
     """A snapshot from the apply script's reply: per node six entries (node, on_hand,
-    reserved, inbound, armed or -1, safety_stock or -1), per demand bucket three."""
+    reserved, inbound, armed or -1, safety_stock or -1), per demand bucket three. The
+    script returns the numbers as integer replies, so they arrive as ints."""
     stock: dict[str, NodeStock] = {}
     armed: dict[str, bool] = {}
     safety: dict[str, int] = {}
-    for i in range(0, len(nodes), 6):
-        node = _text(nodes[i])
-        stock[node] = NodeStock(int(nodes[i + 1]), int(nodes[i + 2]), int(nodes[i + 3]))
-        if int(nodes[i + 4]) >= 0:
-            armed[node] = int(nodes[i + 4]) == 1
-        if int(nodes[i + 5]) >= 0:
-            safety[node] = int(nodes[i + 5])
+    row = iter(nodes)
+    for name, on_hand, reserved, inbound, arm, units in zip(*[row] * 6, strict=True):
+        node = _text(name)  # bytes when the client does not decode replies
+        stock[node] = NodeStock(on_hand, reserved, inbound)
+        if arm >= 0:
+            armed[node] = arm == 1
+        if units >= 0:
+            safety[node] = units
     buckets: dict[str, dict[int, int]] = {}
-    for i in range(0, len(demand), 3):
-        buckets.setdefault(_text(demand[i]), {})[int(demand[i + 1])] = int(demand[i + 2])
+    cell = iter(demand)
+    for node, day, units in zip(*[cell] * 3, strict=True):
+        buckets.setdefault(_text(node), {})[day] = units
     ordered = dict(sorted(stock.items()))
     return SkuSnapshot(sku, version, ordered, dict(sorted(buckets.items())), armed, safety)
 
