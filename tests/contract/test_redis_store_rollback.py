@@ -7,7 +7,7 @@ from redis.asyncio import Redis
 from tests.unit.domain.ledger_events import at, receipt
 
 from stockline.adapters.redis.keys import Keys
-from stockline.adapters.redis.store import RedisLedgerStore
+from stockline.adapters.redis.store import ReconnectedMidBatch, RedisLedgerStore
 from stockline.service_layer.ports import Delivery, LedgerRolledBack
 
 pytestmark = pytest.mark.redis
@@ -46,3 +46,26 @@ async def test_a_reconnect_without_loss_changes_nothing(redis_client: Redis, key
     await redis_client.connection_pool.disconnect()
     result = await store.apply([Delivery(receipt(3, event_id="r-2"), *TP, 11)], NOW_US)
     assert len(result.snapshots) == 1
+
+
+async def test_a_reconnect_between_apply_and_progress_has_the_batch_applied_again(
+    redis_client: Redis, keys: Keys
+) -> None:
+    store = RedisLedgerStore(redis_client, keys=keys, retention_us=WEEK_US)
+    batch = [Delivery(receipt(5, event_id="r-1"), *TP, 10)]
+    await store.apply(batch, NOW_US)
+
+    # a failover to a replica the apply never reached: its keys are gone, the connection new
+    lost = [key async for key in redis_client.scan_iter(match=f"{keys.prefix}:{{SKU-1}}:*")]
+    await redis_client.delete(*lost)
+    await redis_client.connection_pool.disconnect()
+
+    with pytest.raises(ReconnectedMidBatch):
+        await store.record_progress({TP: 10})
+    assert await store.watermarks([TP]) == {}  # no watermark over events Redis lacks
+
+    # the consumer retries the whole batch: applied again, then its progress recorded
+    result = await store.apply(batch, NOW_US)
+    assert [s.nodes["dc-1"].on_hand for s in result.snapshots] == [5]
+    await store.record_progress({TP: 10})
+    assert await store.watermarks([TP]) == {TP: 10}

@@ -10,6 +10,7 @@ from typing import Any
 import msgpack
 from hiredis import pack_command
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
 
 from stockline.adapters.redis.keys import Keys
@@ -37,6 +38,13 @@ _OUTCOMES = {"a": Outcome.APPLIED, "d": Outcome.DUPLICATE, "r": Outcome.REDELIVE
 _FIELDS = {"oh": "on_hand", "rs": "reserved", "ib": "inbound"}
 
 
+class ReconnectedMidBatch(RedisConnectionError):
+    """Redis was reconnected between applying a batch and recording its progress. The
+    server now answering may not have that apply (a failover to a replica it had not reached,
+    a restart that lost the AOF's last second), and raising the watermark over it would hide
+    the loss: the caller applies the batch again (idempotent) before recording progress."""
+
+
 def _script(name: str) -> str:
     return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
 
@@ -60,6 +68,7 @@ class RedisLedgerStore:
         self._with_demand = with_demand
         self._written: dict[str, int] = {}  # watermark fields this process raised, and to what
         self._reconnected = False
+        self._unrecorded = False  # a batch was applied and its progress is not recorded yet
         redis.connection_pool.connection_kwargs["redis_connect_func"] = self._connected
         self._on_round_trip = on_round_trip
         self._keys = keys
@@ -106,6 +115,7 @@ class RedisLedgerStore:
                 on_snapshot(snapshots[call])
 
         await self._run(self._apply_src, calls, on_reply=take)
+        self._unrecorded = True
         return ApplyResult(
             outcomes, [snapshots[c] for c in sorted(snapshots)], sum(negative.values())
         )
@@ -131,7 +141,8 @@ class RedisLedgerStore:
                 extra.append(("HSET", self._keys.ledger(mark.sku), *flat))
         calls = [([self._keys.watermarks()], args)] if args else []
         if calls or extra:
-            await self._run(self._watermark_src, calls, extra)
+            await self._run(self._watermark_src, calls, extra, after_apply=self._unrecorded)
+        self._unrecorded = False
         for (topic, partition), offset in offsets.items():
             field = f"{topic}|{partition}"
             self._written[field] = max(offset, self._written.get(field, -1))
@@ -158,6 +169,8 @@ class RedisLedgerStore:
         calls: list[tuple[list[str], list[str | int | bytes]]],
         extra: Sequence[tuple[str | int | bytes, ...]] = (),
         on_reply: Callable[[int, Any], None] = lambda _n, _reply: None,
+        *,
+        after_apply: bool = False,
     ) -> list[Any]:
         """EVALSHA every call in one round trip, followed by the `extra` commands; reload
         the scripts once if Redis lost them (re-running is safe: applied offsets come back
@@ -168,7 +181,9 @@ class RedisLedgerStore:
                 await self.load_scripts()
             sha = self._shas[src]
             commands = [("EVALSHA", sha, len(keys), *keys, *args) for keys, args in calls]
-            replies = await self._round_trip([*commands, *extra], on_reply, len(calls))
+            replies = await self._round_trip(
+                [*commands, *extra], on_reply, len(calls), after_apply=after_apply
+            )
             errors = [r for r in replies if isinstance(r, ResponseError)]
             if any(isinstance(e, NoScriptError) for e in errors) and attempt == 1:
                 self._shas.clear()
@@ -202,12 +217,15 @@ class RedisLedgerStore:
         commands: Sequence[tuple[str | int | bytes, ...]],
         on_reply: Callable[[int, Any], None] = lambda _n, _reply: None,
         watched: int = 0,
+        *,
+        after_apply: bool = False,
     ) -> list[Any]:
         """Send every command at once and read every reply (an error reply comes back as
         its exception, in place), handing each of the first `watched` replies that is not
         an error to `on_reply` as soon as it is read. Commands are packed by hiredis in C:
         redis-py's asyncio pipeline packs each argument in Python, which cost more than the
-        Lua itself."""
+        Lua itself. With `after_apply` (progress of a batch applied over an earlier
+        connection), a new connection raises ReconnectedMidBatch instead of sending."""
         self._on_round_trip()
         pool = self._redis.connection_pool
         conn = await pool.get_connection()  # type: ignore[no-untyped-call]
@@ -215,6 +233,8 @@ class RedisLedgerStore:
             if self._reconnected:
                 self._reconnected = False
                 await self._check_nothing_lost(conn)
+                if after_apply:
+                    raise ReconnectedMidBatch("Redis reconnected since the batch was applied")
             packed = b"".join(pack_command(c) for c in commands)  # type: ignore[arg-type]
             await conn.send_packed_command(packed)
             replies: list[Any] = []
