@@ -104,9 +104,9 @@ def _api(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _bench(settings: Settings, args: argparse.Namespace) -> int:
-    from stockline.bench.run import report, run_bench
+    from stockline.bench.run import run_bench
 
-    result = asyncio.run(
+    asyncio.run(
         _reachable_kafka(
             settings,
             run_bench(
@@ -118,9 +118,7 @@ def _bench(settings: Settings, args: argparse.Namespace) -> int:
                 out=args.out,
             ),
         )
-    )
-    print(report(result))
-    print(f"written: {args.out / 'bench.json'}, {args.out / 'bench.png'}")
+    )  # prints its report as soon as the figures are in, before it cleans up
     return 0
 
 

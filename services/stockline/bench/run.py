@@ -76,8 +76,12 @@ async def run_bench(
         result.mean_batch = metrics.value("stockline_batch_records_sum") / batches
     finally:
         worker.stop()
+        if result.applied_per_s:
+            write_outputs(result, out)
+            print(report(result), flush=True)
+            print(f"written: {out / 'bench.json'}, {out / 'bench.png'}", flush=True)
+        print("removing the run's Redis keys and topics...", file=sys.stderr, flush=True)
         await world.clean()
-    write_outputs(result, out)
     return result
 
 
