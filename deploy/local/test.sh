@@ -8,8 +8,9 @@ cd "$root"
 deploy/local/setup.sh
 deploy/local/stack.sh up
 bin=.venv/bin
-echo "[test] static checks: ruff, mypy (strict), import contracts" >&2
-"$bin/ruff" check --quiet services tests
+echo "[test] static checks: ruff (lint, format), mypy (strict), import contracts" >&2
+"$bin/ruff" check --quiet services tests deploy
+"$bin/ruff" format --check --quiet services tests deploy
 "$bin/mypy" --no-error-summary
 "$bin/lint-imports" --no-cache >/dev/null
 echo "[test] pytest" >&2
