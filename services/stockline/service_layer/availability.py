@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import orjson
 
@@ -71,24 +71,30 @@ EVERY_NODE = NodeFilter()
 
 def node_atp(stock: NodeStock, safety_stock: int) -> NodeAtp:
     # built from the ledger's integers, so validating them again is pure cost on the hot path
-    return NodeAtp.model_construct(
-        atp=stock.atp(safety_stock),
-        on_hand=stock.on_hand,
-        reserved=stock.reserved,
-        inbound=stock.inbound,
-        safety_stock=safety_stock,
-    )
+    return NodeAtp.model_construct(None, **_node_fields(stock, safety_stock))
+
+
+def _node_fields(stock: NodeStock, safety_stock: int) -> dict[str, int]:
+    """One node's `inventory.atp` fields, in the message's order."""
+    return {
+        "atp": stock.atp(safety_stock),
+        "on_hand": stock.on_hand,
+        "reserved": stock.reserved,
+        "inbound": stock.inbound,
+        "safety_stock": safety_stock,
+    }
 
 
 def channel_totals(
-    nodes: dict[str, NodeAtp], network: NetworkView, only: str | None = None
+    atp: dict[str, int], network: NetworkView, only: str | None = None
 ) -> dict[str, int]:
-    """ATP per channel over the nodes serving it; with `only`, that channel alone (even 0)."""
+    """ATP per channel over the nodes serving it, from each node's ATP; with `only`, that
+    channel alone (even 0)."""
     totals: dict[str, int] = {} if only is None else {only: 0}
-    for node_id, node in nodes.items():
+    for node_id, units in atp.items():
         for channel in network.channels_of(node_id):
             if only is None or channel == only:
-                totals[channel] = totals.get(channel, 0) + node.atp
+                totals[channel] = totals.get(channel, 0) + units
     return dict(sorted(totals.items()))
 
 
@@ -102,49 +108,39 @@ def atp_message(
     snapshot: SkuSnapshot, network: NetworkView, at_us: int, where: NodeFilter = EVERY_NODE
 ) -> AtpMessage:
     """The `inventory.atp` shape of a snapshot, counting only the nodes `where` keeps."""
+    fields = _atp_fields(snapshot, network, at_us, where)
     nodes = {
-        node_id: node_atp(stock, safety_stock(snapshot, node_id, network))
-        for node_id, stock in snapshot.nodes.items()
-        if where.keeps(node_id, network)
+        node_id: NodeAtp.model_construct(None, **node) for node_id, node in fields["nodes"].items()
     }
-    return AtpMessage.model_construct(
-        sku=snapshot.sku,
-        version=snapshot.version,
-        as_of=as_of(at_us),
-        network_atp=sum(node.atp for node in nodes.values()),
-        nodes=nodes,
-        channels=channel_totals(nodes, network, where.channel),
-    )
+    return AtpMessage.model_construct(**(fields | {"nodes": nodes}))
 
 
 def atp_json(snapshot: SkuSnapshot, network: NetworkView, at_us: int) -> bytes:
     """The Kafka value `atp_message(snapshot, network, at_us).to_bytes()` gives (compact
-    UTF-8 JSON, same fields in the same order), built from plain dicts: the worker publishes
-    one per changed SKU per batch, and the models cost ~100 us for a 20-node snapshot
-    where this costs ~20 us."""
-    nodes: dict[str, dict[str, int]] = {}
-    channels: dict[str, int] = {}
-    for node_id, stock in snapshot.nodes.items():
-        safety = safety_stock(snapshot, node_id, network)
-        atp = stock.atp(safety)
-        nodes[node_id] = {
-            "atp": atp,
-            "on_hand": stock.on_hand,
-            "reserved": stock.reserved,
-            "inbound": stock.inbound,
-            "safety_stock": safety,
-        }
-        for channel in network.channels_of(node_id):
-            channels[channel] = channels.get(channel, 0) + atp
-    message = {
+    UTF-8 JSON, same fields in the same order), without building the models: the worker
+    publishes one per changed SKU per batch, and the models cost ~100 us for a 20-node
+    snapshot where this costs ~20 us."""
+    return orjson.dumps(_atp_fields(snapshot, network, at_us, EVERY_NODE))
+
+
+def _atp_fields(
+    snapshot: SkuSnapshot, network: NetworkView, at_us: int, where: NodeFilter
+) -> dict[str, Any]:
+    """The `inventory.atp` message as plain data, in its field order."""
+    nodes = {
+        node_id: _node_fields(stock, safety_stock(snapshot, node_id, network))
+        for node_id, stock in snapshot.nodes.items()
+        if where.keeps(node_id, network)
+    }
+    atp = {node_id: node["atp"] for node_id, node in nodes.items()}
+    return {
         "sku": snapshot.sku,
         "version": snapshot.version,
         "as_of": as_of(at_us),
-        "network_atp": sum(node["atp"] for node in nodes.values()),
+        "network_atp": sum(atp.values()),
         "nodes": nodes,
-        "channels": dict(sorted(channels.items())),
+        "channels": channel_totals(atp, network, where.channel),
     }
-    return orjson.dumps(message)
 
 
 @dataclass
