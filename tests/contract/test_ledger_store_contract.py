@@ -37,7 +37,7 @@ from stockline.adapters.redis.keys import Keys
 from stockline.adapters.redis.store import RedisLedgerStore
 from stockline.domain.events import Event, InventoryEvent, event_type_of
 from stockline.domain.ledger import NodeStock, Outcome
-from stockline.service_layer.ports import Delivery, LedgerStore, SkuSnapshot
+from stockline.service_layer.ports import ApplyResult, Delivery, LedgerStore, PlanMarks, SkuSnapshot
 
 NOW_US = at(60)  # a minute after the events: all of them well inside the retention window
 RETENTION_US = 7 * 86_400 * 10**6
@@ -299,6 +299,41 @@ class TestRedisLedgerStore(LedgerStoreContract):
 
     async def make_store(self) -> LedgerStore:
         return RedisLedgerStore(self.redis, keys=self.keys, retention_us=RETENTION_US)
+
+    async def test_snapshots_stay_whole_when_two_workers_take_turns_on_a_sku(self) -> None:
+        """Each store keeps its SKUs' latest snapshots and asks Redis only for the nodes a
+        call wrote; a write by anyone else in between (stock or planning marks) must still
+        show in the next snapshot, exactly as a fresh read of the ledger has it."""
+        first, second = await self.make_store(), await self.make_store()
+
+        async def assert_whole(result: ApplyResult) -> None:
+            (snapshot,) = result.snapshots
+            fresh = await first.snapshot(SKU)
+            assert fresh is not None
+            assert (snapshot, snapshot.armed, snapshot.safety_stock) == (
+                fresh,
+                fresh.armed,
+                fresh.safety_stock,
+            )
+
+        await assert_whole(await first.apply([delivery(receipt(10, event_id="r-1"), 0)], NOW_US))
+        await first.record_progress({}, [], [PlanMarks(SKU, {DC: True}, {DC: 2})])
+        # the first store's own marks, then a pick at a node it has not seen yet
+        await assert_whole(await first.apply([delivery(pick(3, node=STORE), 1)], NOW_US))
+        # the other store adds stock at a node this one has not seen
+        await second.apply([delivery(receipt(4, node=HUB, event_id="r-2"), 2)], NOW_US)
+        result = await first.apply([delivery(pick(1, event_id="p-9"), 3)], NOW_US)
+        await assert_whole(result)
+        assert result.snapshots[0].nodes[HUB] == NodeStock(on_hand=4)
+        # then marks that change no stock at all: a redelivery, which changes nothing
+        # either, still carries them
+        await second.record_progress({}, [], [PlanMarks(SKU, {DC: False, STORE: True}, {DC: 7})])
+        result = await first.apply([delivery(pick(1, event_id="p-9"), 3)], NOW_US)
+        await assert_whole(result)
+        assert (result.snapshots[0].armed, result.snapshots[0].safety_stock) == (
+            {DC: False, STORE: True},
+            {DC: 7},
+        )
 
 
 # Differential test: random events through a simulated Kafka log, on Redis, on memory and

@@ -9,18 +9,26 @@
 -- KEYS[4] counts hash   <node>|cu, <node>|ci: the latest count's occurred_us and event_id
 -- KEYS[5] demand hash   <node>|<day>: units demanded at the node that UTC day
 -- KEYS[6..] the deltas zsets, order lines and supplies the effects name by index
--- ARGV: now_us, retention_us, demand_days, with_demand (0|1), and a MessagePack array of
---   events, each [event_id, "<topic>|<partition>", offset, effects], each effect
+-- ARGV: now_us, retention_us, demand_days, with_demand (0|1), a MessagePack array of
+--   events (below), and the caller's cached version and marks version of this SKU (-1 -1
+--   when it has none). Events are each [event_id, "<topic>|<partition>", offset, effects],
+--   each effect
 --   [kind, node_id, key_index, a, b, c] with kind
 --     D delta  (a = occurred_us, b = qty)        C count  (a = occurred_us, b = counted_qty)
 --     L line   (a = placed, b = picked, c = 1 if cancelled)
 --     S supply (a = expected, b = received)
 --     Q demand (a = UTC day number, b = units)
--- Returns {version, outcomes, went_negative, nodes, demand}: outcomes has one letter per
--- event (a applied, d duplicate event_id, r redelivered offset). When the stock changed or
--- an offset was redelivered, nodes is the SKU's snapshot, six entries a node:
--- node_id, on_hand, reserved, inbound, armed (1, 0, or -1 unset), safety_stock (-1 unset),
--- and with with_demand, demand is node_id, day, units per bucket; else both are empty.
+-- Returns {version, outcomes, went_negative, nodes, demand, kind, marks_version}: outcomes
+-- has one letter
+-- per event (a applied, d duplicate event_id, r redelivered offset). When the stock changed
+-- or an offset was redelivered, the reply carries the SKU's snapshot, and with with_demand
+-- demand is node_id, day, units per bucket (else empty). kind says how:
+--   'f' full: nodes has six entries a node: node_id, on_hand, reserved, inbound,
+--       armed (1, 0, or -1 unset), safety_stock (-1 unset);
+--   'p' patch: the ledger was at the caller's cached versions (field v, and mv, which the
+--       caller raises with each write of planning marks), so nodes has only the nodes this
+--       call wrote, four entries each: node_id, on_hand, reserved, inbound;
+--   ''  no snapshot (nothing changed, nothing redelivered).
 
 local ledger, seen, offsets, counts, demands = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 
@@ -62,7 +70,10 @@ end
 -- Parse and validate everything first.
 local now, retention, demand_days = int(ARGV[1]), int(ARGV[2]), int(ARGV[3])
 local with_demand = ARGV[4] == '1'
-if not (now and retention and demand_days) then return fail('bad header') end
+local known_version, known_marks = int(ARGV[6]), int(ARGV[7])
+if not (now and retention and demand_days and known_version and known_marks) then
+  return fail('bad header')
+end
 local ok, batch = pcall(cmsgpack.unpack, ARGV[5] or '')
 if not ok or type(batch) ~= 'table' then return fail('bad payload') end
 local events = {}
@@ -152,6 +163,10 @@ local function inbound(expected, received)
   return math.max(0, expected - received)
 end
 
+local head = redis.call('HMGET', ledger, 'v', 'mv')
+local version0, marks0 = tonumber(head[1]) or 0, tonumber(head[2]) or 0
+local patchable = known_version >= 0 and known_version == version0 and known_marks == marks0
+
 redis.call('ZREMRANGEBYSCORE', seen, '-inf', '(' .. fmt(cutoff))
 local tp_offsets, outcomes, redelivered = {}, {}, false
 for e, ev in ipairs(events) do
@@ -191,15 +206,34 @@ for node, s in pairs(nodes) do
   if s.oh < 0 and s.oh0 >= 0 then went_negative = went_negative + 1 end
 end
 
-local version
-if changed then
-  version = redis.call('HINCRBY', ledger, 'v', 1)
-else
-  version = tonumber(redis.call('HGET', ledger, 'v')) or 0
+local version = version0
+if changed then version = redis.call('HINCRBY', ledger, 'v', 1) end
+
+local function demand_buckets()
+  local demand = {}
+  if with_demand then
+    local days = redis.call('HGETALL', demands)
+    for k = 1, #days, 2 do
+      local dnode, day = string.match(days[k], '^(.+)|(%d+)$')
+      table.insert(demand, dnode); table.insert(demand, tonumber(day))
+      table.insert(demand, tonumber(days[k + 1]))
+    end
+  end
+  return demand
 end
+
+-- The nodes this call wrote: the caller's cached snapshot plus these is the snapshot.
+local function patch()
+  local out = {}
+  for node, s in pairs(nodes) do
+    for _, value in ipairs({node, s.oh, s.rs, s.ib}) do table.insert(out, value) end
+  end
+  return out
+end
+
 -- The snapshot, read back in the script so the caller gets plain integers.
 local function snapshot()
-  local flat, nodes, demand, order = redis.call('HGETALL', ledger), {}, {}, {}
+  local flat, nodes, order = redis.call('HGETALL', ledger), {}, {}
   for k = 1, #flat, 2 do
     local field = flat[k]
     if string.byte(field, -3) == 124 then -- '<node>|<kind>'; plain sub is cheaper than match
@@ -207,14 +241,6 @@ local function snapshot()
       local n = nodes[node]
       if not n then n = {}; nodes[node] = n; order[#order + 1] = node end
       n[string.sub(field, -2)] = tonumber(flat[k + 1])
-    end
-  end
-  if with_demand then
-    local days = redis.call('HGETALL', demands)
-    for k = 1, #days, 2 do
-      local dnode, day = string.match(days[k], '^(.+)|(%d+)$')
-      table.insert(demand, dnode); table.insert(demand, tonumber(day))
-      table.insert(demand, tonumber(days[k + 1]))
     end
   end
   local out = {}
@@ -226,9 +252,12 @@ local function snapshot()
       end
     end
   end
-  return out, demand
+  return out
 end
 
-local nodes_out, demand_out = {}, {}
-if changed or redelivered then nodes_out, demand_out = snapshot() end
-return {version, table.concat(outcomes), went_negative, nodes_out, demand_out}
+local kind, nodes_out, demand_out = '', {}, {}
+if changed or redelivered then
+  if patchable then kind, nodes_out = 'p', patch() else kind, nodes_out = 'f', snapshot() end
+  demand_out = demand_buckets()
+end
+return {version, table.concat(outcomes), went_negative, nodes_out, demand_out, kind, marks0}

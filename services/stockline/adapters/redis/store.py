@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from importlib import resources
 from typing import Any
 
@@ -61,11 +62,17 @@ class RedisLedgerStore:
         demand_days: int = 56,
         on_round_trip: Callable[[], None] = lambda: None,
         with_demand: bool = True,
+        cached_skus: int = 50_000,
     ) -> None:
         """`with_demand`: return the daily demand buckets with each snapshot (planning
-        needs them; without a network file they are recorded but not read back)."""
+        needs them; without a network file they are recorded but not read back).
+        `cached_skus`: how many SKUs' latest snapshots to keep (0: none). A call for a SKU
+        whose ledger is still at the cached versions gets back only the nodes it wrote,
+        not every node of the SKU; any other write in between (another worker, a restore)
+        changes the versions, and the script answers with the whole snapshot."""
         self._redis = redis
         self._with_demand = with_demand
+        self._cache = _SnapshotCache(cached_skus)
         self._written: dict[str, int] = {}  # watermark fields this process raised, and to what
         self._reconnected = False
         self._unrecorded = False  # a batch was applied and its progress is not recorded yet
@@ -83,6 +90,7 @@ class RedisLedgerStore:
         checks that Redis still has what this process wrote."""
         await conn.on_connect()
         self._reconnected = True
+        self._cache.clear()  # a failover or restore may have rolled the versions back
 
     async def load_scripts(self) -> None:
         """Load the scripts into Redis' cache (again after a Redis restart)."""
@@ -99,20 +107,32 @@ class RedisLedgerStore:
         a snapshot as it arrives, so the caller's `on_snapshot` work runs while Redis is
         still executing the calls behind it."""
         groups = group_by_sku(deliveries)
-        calls = [self._encode(sku, [d for _, d in group], now_us) for sku, group in groups]
+        cached = [self._cache.get(sku) for sku, _ in groups]
+        calls = [
+            self._encode(sku, [d for _, d in group], now_us, known)
+            for (sku, group), known in zip(groups, cached, strict=True)
+        ]
         outcomes = [Outcome.APPLIED] * len(deliveries)
         snapshots: dict[int, SkuSnapshot] = {}  # by call, so a re-run overwrites
         negative: dict[int, int] = {}
 
         def take(call: int, reply: Any) -> None:
             sku, group = groups[call]
-            version, letters, went_negative, nodes, demand = reply
+            version, letters, went_negative, nodes, demand, kind, marks = reply
             for (index, _), letter in zip(group, _text(letters), strict=True):
                 outcomes[index] = _OUTCOMES[letter]
             negative[call] = int(went_negative)
-            if nodes:
-                snapshots[call] = _applied_snapshot(sku, int(version), nodes, demand)
-                on_snapshot(snapshots[call])
+            kind = _text(kind)
+            if not kind:
+                return
+            known = cached[call]
+            if kind == "p" and known is not None:
+                snapshot = _patched(known.snapshot, int(version), nodes, demand)
+            else:
+                snapshot = _applied_snapshot(sku, int(version), nodes, demand)
+            self._cache.put(_Cached(snapshot, int(marks)))
+            snapshots[call] = snapshot
+            on_snapshot(snapshot)
 
         await self._run(self._apply_src, calls, on_reply=take)
         self._unrecorded = True
@@ -135,14 +155,22 @@ class RedisLedgerStore:
         for node_id, skus in _skus_by_node(snapshots).items():
             members = [item for sku in skus for item in (0, sku)]
             extra.append(("ZADD", self._keys.node_skus(node_id), "NX", *members))
-        for mark in marks:
-            if fields := _mark_fields(mark):
-                flat = [item for pair in fields.items() for item in pair]
-                extra.append(("HSET", self._keys.ledger(mark.sku), *flat))
+        marked = [mark for mark in marks if mark.armed or mark.safety_stock]
+        for mark in marked:
+            ledger = self._keys.ledger(mark.sku)
+            flat = [item for pair in _mark_fields(mark).items() for item in pair]
+            extra += [("HSET", ledger, *flat), ("HINCRBY", ledger, "mv", 1)]
         calls = [([self._keys.watermarks()], args)] if args else []
         if calls or extra:
-            await self._run(self._watermark_src, calls, extra, after_apply=self._unrecorded)
+            try:
+                await self._run(self._watermark_src, calls, extra, after_apply=self._unrecorded)
+            except BaseException:
+                for mark in marked:  # written or not: the next call reads them back whole
+                    self._cache.forget(mark.sku)
+                raise
         self._unrecorded = False
+        for mark in marked:
+            self._cache.marked(mark)
         for (topic, partition), offset in offsets.items():
             field = f"{topic}|{partition}"
             self._written[field] = max(offset, self._written.get(field, -1))
@@ -254,7 +282,7 @@ class RedisLedgerStore:
             await pool.release(conn)
 
     def _encode(
-        self, sku: str, deliveries: list[Delivery], now_us: int
+        self, sku: str, deliveries: list[Delivery], now_us: int, known: _Cached | None
     ) -> tuple[list[str], list[str | int | bytes]]:
         k = self._keys
         keys = [k.ledger(sku), k.seen(sku), k.offsets(sku), k.counts(sku), k.demand(sku)]
@@ -278,7 +306,16 @@ class RedisLedgerStore:
         # one packed argument: redis-py encodes each argument in Python, msgpack in C
         payload: bytes = msgpack.packb(events)
         demand = "1" if self._with_demand else "0"
-        return keys, [now_us, self._retention_us, self._demand_days, demand, payload]
+        version, marks = (known.snapshot.version, known.marks) if known else (-1, -1)
+        return keys, [
+            now_us,
+            self._retention_us,
+            self._demand_days,
+            demand,
+            payload,
+            version,
+            marks,
+        ]
 
     def _effect_args(
         self, sku: str, effect: Effect, key_index: Callable[[str], int]
@@ -323,12 +360,74 @@ def _applied_snapshot(sku: str, version: int, nodes: list[Any], demand: list[Any
             armed[node] = arm == 1
         if units >= 0:
             safety[node] = units
+    ordered = dict(sorted(stock.items()))
+    return SkuSnapshot(sku, version, ordered, _demand(demand), armed, safety)
+
+
+def _demand(demand: list[Any]) -> dict[str, dict[int, int]]:
+    """Per node, units per day, from the script's three entries a bucket."""
     buckets: dict[str, dict[int, int]] = {}
     cell = iter(demand)
     for node, day, units in zip(*[cell] * 3, strict=True):
         buckets.setdefault(_text(node), {})[day] = units
-    ordered = dict(sorted(stock.items()))
-    return SkuSnapshot(sku, version, ordered, dict(sorted(buckets.items())), armed, safety)
+    return dict(sorted(buckets.items()))
+
+
+@dataclass(frozen=True, slots=True)
+class _Cached:
+    """A SKU's latest snapshot and the ledger's marks version (field mv) it was read at."""
+
+    snapshot: SkuSnapshot
+    marks: int
+
+
+class _SnapshotCache:
+    """The latest snapshot of the most recently applied SKUs, least recently used out."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: OrderedDict[str, _Cached] = OrderedDict()
+
+    def get(self, sku: str) -> _Cached | None:
+        return self._entries.get(sku)
+
+    def put(self, entry: _Cached) -> None:
+        if self._size <= 0:
+            return
+        self._entries[entry.snapshot.sku] = entry
+        self._entries.move_to_end(entry.snapshot.sku)
+        if len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+
+    def marked(self, mark: PlanMarks) -> None:
+        """The marks were written (and mv raised by one) after the cached snapshot."""
+        entry = self._entries.get(mark.sku)
+        if entry is None:
+            return
+        snapshot = replace(
+            entry.snapshot,
+            armed={**entry.snapshot.armed, **mark.armed},
+            safety_stock={**entry.snapshot.safety_stock, **mark.safety_stock},
+        )
+        self._entries[mark.sku] = _Cached(snapshot, entry.marks + 1)
+
+    def forget(self, sku: str) -> None:
+        self._entries.pop(sku, None)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+def _patched(known: SkuSnapshot, version: int, nodes: list[Any], demand: list[Any]) -> SkuSnapshot:
+    """The cached snapshot with the nodes an apply wrote (four entries a node: node,
+    on_hand, reserved, inbound) and, when read back, the demand buckets."""
+    stock = dict(known.nodes)
+    row = iter(nodes)
+    for name, on_hand, reserved, inbound in zip(*[row] * 4, strict=True):
+        stock[_text(name)] = NodeStock(on_hand, reserved, inbound)
+    if len(stock) != len(known.nodes):
+        stock = dict(sorted(stock.items()))
+    return replace(known, version=version, nodes=stock, demand=_demand(demand))
 
 
 def _skus_by_node(snapshots: Sequence[SkuSnapshot]) -> dict[str, list[str]]:
