@@ -88,7 +88,7 @@ class LedgerPipeline:
         def stage(snapshot: SkuSnapshot) -> None:
             """Plan and render each SKU while the store is still applying the rest."""
             plan = self.planner.plan(snapshot, now, stamp)
-            staged[snapshot.sku] = (plan, self._atp(snapshot, plan, now))
+            staged[snapshot.sku] = (plan, self._atp(snapshot, plan, now, stamp))
 
         started = time.perf_counter()
         result = await self.store.apply(deliveries, now, on_snapshot=stage)
@@ -134,9 +134,12 @@ class LedgerPipeline:
         if reorder or rebalance:
             await self.publisher.publish_signals(reorder, rebalance)
 
-    def _atp(self, snapshot: SkuSnapshot, plan: SkuPlan, now: int) -> tuple[str, bytes]:
-        planned = replace(snapshot, safety_stock=_safety(plan))
-        return snapshot.sku, atp_json(planned, self._view, now)
+    def _atp(self, snapshot: SkuSnapshot, plan: SkuPlan, now: int, stamp: str) -> tuple[str, bytes]:
+        safety = _safety(plan)
+        planned = (
+            snapshot if safety == snapshot.safety_stock else replace(snapshot, safety_stock=safety)
+        )
+        return snapshot.sku, atp_json(planned, self._view, now, stamp=stamp)
 
     @staticmethod
     def _count(

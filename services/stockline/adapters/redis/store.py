@@ -366,6 +366,8 @@ def _applied_snapshot(sku: str, version: int, nodes: list[Any], demand: list[Any
 
 def _demand(demand: list[Any]) -> dict[str, dict[int, int]]:
     """Per node, units per day, from the script's three entries a bucket."""
+    if not demand:
+        return {}
     buckets: dict[str, dict[int, int]] = {}
     cell = iter(demand)
     for node, day, units in zip(*[cell] * 3, strict=True):
