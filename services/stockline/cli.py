@@ -62,7 +62,7 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
     import faust
 
     from stockline.adapters.network_file import NetworkFileError
-    from stockline.bootstrap import build_worker, planner
+    from stockline.bootstrap import build_worker, planner, tune_gc
 
     try:
         plans = planner(settings)  # a bad network file fails before anything connects
@@ -71,6 +71,7 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
     _check_redis(settings)
     _ensure_topics(settings)
     worker = build_worker(settings, plans)
+    tune_gc()
     faust.Worker(worker.app, loglevel=args.loglevel, quiet=True).execute_from_commandline()
     return 0
 

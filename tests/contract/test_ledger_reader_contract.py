@@ -10,7 +10,7 @@ from typing import Protocol
 import pytest
 from redis.asyncio import Redis
 from tests.conftest import Stack
-from tests.unit.service_layer.read_side import stock
+from tests.unit.service_layer.read_side import T0, order, receipt, stock
 
 from stockline.adapters.memory import MemoryLedgerReader, MemoryLedgerStore
 from stockline.adapters.redis.keys import Keys
@@ -18,7 +18,7 @@ from stockline.adapters.redis.reader import RedisLedgerReader
 from stockline.adapters.redis.store import RedisLedgerStore
 from stockline.domain.ledger import NodeStock
 from stockline.service_layer.availability import LedgerReader
-from stockline.service_layer.ports import LedgerStore
+from stockline.service_layer.ports import Delivery, LedgerStore
 
 
 class Pair(Protocol):
@@ -69,6 +69,26 @@ async def test_node_skus_page_in_sku_order_after_the_cursor(pair: Pair) -> None:
     assert first == ["SKU-P00", "SKU-P01", "SKU-P02"]
     assert after == ["SKU-P23", "SKU-P24"]
     assert await pair.reader.node_skus("NODE-X", after=None, limit=3) == []
+
+
+async def test_a_sku_is_listed_at_each_node_it_reaches_batch_after_batch(pair: Pair) -> None:
+    batches = [
+        [receipt("SKU-A", "DC-1", 5)],
+        [receipt("SKU-A", "STORE-1", 2), receipt("SKU-B", "DC-1", 1)],
+        [order("SKU-A", "DC-1", 1)],
+        [receipt("SKU-A", "MFC-1", 3)],
+    ]
+    offset = 0
+    for events in batches:
+        deliveries = [Delivery(e, "seed", 0, offset + n) for n, e in enumerate(events)]
+        offset += len(events)
+        result = await pair.store.apply(deliveries, T0)
+        await pair.store.record_progress({("seed", 0): offset - 1}, result.snapshots)
+    listed = {
+        node: await pair.reader.node_skus(node, after=None, limit=10)
+        for node in ("DC-1", "STORE-1", "MFC-1")
+    }
+    assert listed == {"DC-1": ["SKU-A", "SKU-B"], "STORE-1": ["SKU-A"], "MFC-1": ["SKU-A"]}
 
 
 async def test_an_empty_batch_reads_nothing_and_ping_answers(pair: Pair) -> None:

@@ -128,9 +128,10 @@ class RedisLedgerStore:
             known = cached[call]
             if kind == "p" and known is not None:
                 snapshot = _patched(known.snapshot, int(version), nodes, demand)
+                self._cache.put(_Cached(snapshot, int(marks), known.indexed))
             else:
                 snapshot = _applied_snapshot(sku, int(version), nodes, demand)
-            self._cache.put(_Cached(snapshot, int(marks)))
+                self._cache.put(_Cached(snapshot, int(marks)))
             snapshots[call] = snapshot
             on_snapshot(snapshot)
 
@@ -152,7 +153,8 @@ class RedisLedgerStore:
         for (topic, partition), offset in sorted(offsets.items()):
             args += [f"{topic}|{partition}", offset]
         extra: list[tuple[str | int | bytes, ...]] = []
-        for node_id, skus in _skus_by_node(snapshots).items():
+        unindexed = [(s.sku, self._cache.unindexed(s)) for s in snapshots]
+        for node_id, skus in _skus_by_node(unindexed).items():
             members = [item for sku in skus for item in (0, sku)]
             extra.append(("ZADD", self._keys.node_skus(node_id), "NX", *members))
         marked = [mark for mark in marks if mark.armed or mark.safety_stock]
@@ -171,6 +173,8 @@ class RedisLedgerStore:
         self._unrecorded = False
         for mark in marked:
             self._cache.marked(mark)
+        for snapshot in snapshots:
+            self._cache.indexed(snapshot)
         for (topic, partition), offset in offsets.items():
             field = f"{topic}|{partition}"
             self._written[field] = max(offset, self._written.get(field, -1))
@@ -377,10 +381,12 @@ def _demand(demand: list[Any]) -> dict[str, dict[int, int]]:
 
 @dataclass(frozen=True, slots=True)
 class _Cached:
-    """A SKU's latest snapshot and the ledger's marks version (field mv) it was read at."""
+    """A SKU's latest snapshot, the ledger's marks version (field mv) it was read at, and
+    the nodes this store knows to list the SKU in their node index."""
 
     snapshot: SkuSnapshot
     marks: int
+    indexed: frozenset[str] = frozenset()
 
 
 class _SnapshotCache:
@@ -411,7 +417,20 @@ class _SnapshotCache:
             armed={**entry.snapshot.armed, **mark.armed},
             safety_stock={**entry.snapshot.safety_stock, **mark.safety_stock},
         )
-        self._entries[mark.sku] = _Cached(snapshot, entry.marks + 1)
+        self._entries[mark.sku] = replace(entry, snapshot=snapshot, marks=entry.marks + 1)
+
+    def unindexed(self, snapshot: SkuSnapshot) -> list[str]:
+        """The snapshot's nodes not known to list its SKU in their index yet."""
+        entry = self._entries.get(snapshot.sku)
+        if entry is None or not entry.indexed:
+            return list(snapshot.nodes)
+        return [node for node in snapshot.nodes if node not in entry.indexed]
+
+    def indexed(self, snapshot: SkuSnapshot) -> None:
+        """Every node of the snapshot lists its SKU now."""
+        entry = self._entries.get(snapshot.sku)
+        if entry is not None and not entry.indexed.issuperset(snapshot.nodes):
+            self._entries[snapshot.sku] = replace(entry, indexed=frozenset(snapshot.nodes))
 
     def forget(self, sku: str) -> None:
         self._entries.pop(sku, None)
@@ -432,11 +451,11 @@ def _patched(known: SkuSnapshot, version: int, nodes: list[Any], demand: list[An
     return replace(known, version=version, nodes=stock, demand=_demand(demand))
 
 
-def _skus_by_node(snapshots: Sequence[SkuSnapshot]) -> dict[str, list[str]]:
+def _skus_by_node(nodes_of: Sequence[tuple[str, Sequence[str]]]) -> dict[str, list[str]]:
     by_node: dict[str, list[str]] = {}
-    for snapshot in snapshots:
-        for node_id in snapshot.nodes:
-            by_node.setdefault(node_id, []).append(snapshot.sku)
+    for sku, nodes in nodes_of:
+        for node_id in nodes:
+            by_node.setdefault(node_id, []).append(sku)
     return by_node
 
 
