@@ -31,6 +31,9 @@ MIX = (
 )
 
 
+_MAX_OPEN = 100_000
+
+
 @dataclass(frozen=True)
 class Message:
     topic: str
@@ -44,7 +47,11 @@ def rfc3339(epoch_us: int) -> str:
 
 
 class Workload:
-    """Deterministic by seed: the same seed, counts and start give the same messages."""
+    """Deterministic by seed: the same seed, counts and start give the same messages.
+
+    Every event changes the stock of its SKU, so each one is answered by an ATP snapshot
+    (the latency probe waits for it): a cancellation names an order line placed earlier
+    and not cancelled yet; with none open, an order is placed instead."""
 
     def __init__(self, *, skus: int, nodes: int, seed: int, run: str) -> None:
         self.skus = [f"SKU-{run}-{i:06d}" for i in range(skus)]
@@ -55,6 +62,7 @@ class Workload:
         self._topics = {kind: topic for kind, topic, _ in MIX}
         self._weights = [weight for _, _, weight in MIX]
         self._n = 0
+        self._open: list[tuple[str, str, str]] = []  # (sku, node, order_id) placed, not cancelled
 
     def next_kind(self) -> str:
         """One event type drawn from the mix."""
@@ -74,18 +82,33 @@ class Workload:
     def message(self, kind: str, occurred_us: int) -> Message:
         self._n += 1
         rng, n = self._rng, self._n
-        sku = self.skus[rng.randrange(len(self.skus))]
+        if kind == "order_cancelled" and not self._open:
+            kind = "order_placed"
+        sku, node = self.skus[rng.randrange(len(self.skus))], rng.choice(self.nodes)
+        fields = self._fields(kind, rng)
+        if kind == "order_cancelled":
+            sku, node, fields["order_id"] = self._take_open(rng)
+        elif kind == "order_placed":
+            if len(self._open) >= _MAX_OPEN:
+                self._take_open(rng)  # the oldest orders are long picked in a real network
+            self._open.append((sku, node, str(fields["order_id"])))
         body: dict[str, object] = {
             "event_id": f"{self.run}-{n}",
             "event_type": kind,
             "schema_version": 1,
             "occurred_at": rfc3339(occurred_us),
             "source": "bench",
-            "node_id": rng.choice(self.nodes),
+            "node_id": node,
             "sku": sku,
         }
-        body.update(self._fields(kind, rng))
+        body.update(fields)
         return Message(self._topics[kind], sku.encode(), json.dumps(body).encode())
+
+    def _take_open(self, rng: random.Random) -> tuple[str, str, str]:
+        """A random open order line, no longer open."""
+        index = rng.randrange(len(self._open))
+        self._open[index], self._open[-1] = self._open[-1], self._open[index]
+        return self._open.pop()
 
     def _fields(self, kind: str, rng: random.Random) -> dict[str, object]:
         qty = rng.randint(1, 20)

@@ -6,9 +6,11 @@ import json
 import time
 from collections import Counter
 
+from stockline.adapters.memory import MemoryLedgerStore
 from stockline.bench.latency import LatencyProbe
 from stockline.bench.workload import Workload
 from stockline.contracts.codec import Rejection, decode
+from stockline.service_layer.ports import Delivery
 from stockline.settings import Settings
 
 WEEK_US = 7 * 86_400 * 1_000_000
@@ -23,6 +25,20 @@ def test_every_message_decodes_and_every_type_appears() -> None:
     types = Counter(json.loads(m.value)["event_type"] for m in messages)
     assert len(types) == 9
     assert types["pick"] > types["cycle_count"]  # the mix is weighted like a real network
+
+
+async def test_every_event_changes_stock_so_each_is_answered_by_a_snapshot() -> None:
+    now = time.time_ns() // 1000
+    store = MemoryLedgerStore()
+    workload = Workload(skus=50, nodes=4, seed=5, run="t")
+    unanswered = []
+    for offset, message in enumerate(workload.messages(3_000, now - 60_000_000)):
+        event = decode(message.value, message.key, now_us=now, retention_us=WEEK_US)
+        assert not isinstance(event, Rejection)
+        result = await store.apply([Delivery(event, message.topic, 0, offset)], now)
+        if not result.snapshots:
+            unanswered.append(message.value)
+    assert unanswered == []
 
 
 def test_the_same_seed_gives_the_same_messages() -> None:
