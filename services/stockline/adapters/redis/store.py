@@ -382,11 +382,13 @@ def _demand(demand: list[Any]) -> dict[str, dict[int, int]]:
 @dataclass(frozen=True, slots=True)
 class _Cached:
     """A SKU's latest snapshot, the ledger's marks version (field mv) it was read at, and
-    the nodes this store knows to list the SKU in their node index."""
+    how many of its nodes this store knows to list the SKU in their index (a SKU's nodes
+    are never removed, so a snapshot with more nodes than that has new ones). A count,
+    not a set: the garbage collector walks every set the cache holds."""
 
     snapshot: SkuSnapshot
     marks: int
-    indexed: frozenset[str] = frozenset()
+    indexed: int = 0
 
 
 class _SnapshotCache:
@@ -419,18 +421,19 @@ class _SnapshotCache:
         )
         self._entries[mark.sku] = replace(entry, snapshot=snapshot, marks=entry.marks + 1)
 
-    def unindexed(self, snapshot: SkuSnapshot) -> list[str]:
-        """The snapshot's nodes not known to list its SKU in their index yet."""
+    def unindexed(self, snapshot: SkuSnapshot) -> Sequence[str]:
+        """The snapshot's nodes, unless all of them are known to list its SKU already
+        (adding a SKU to a node's index again changes nothing)."""
         entry = self._entries.get(snapshot.sku)
-        if entry is None or not entry.indexed:
-            return list(snapshot.nodes)
-        return [node for node in snapshot.nodes if node not in entry.indexed]
+        if entry is not None and entry.indexed >= len(snapshot.nodes):
+            return ()
+        return list(snapshot.nodes)
 
     def indexed(self, snapshot: SkuSnapshot) -> None:
         """Every node of the snapshot lists its SKU now."""
         entry = self._entries.get(snapshot.sku)
-        if entry is not None and not entry.indexed.issuperset(snapshot.nodes):
-            self._entries[snapshot.sku] = replace(entry, indexed=frozenset(snapshot.nodes))
+        if entry is not None and entry.indexed < len(snapshot.nodes):
+            self._entries[snapshot.sku] = replace(entry, indexed=len(snapshot.nodes))
 
     def forget(self, sku: str) -> None:
         self._entries.pop(sku, None)
