@@ -68,6 +68,7 @@ def build_worker(settings: Settings, plans: Planner | None = None) -> LedgerWork
         demand_days=2 * settings.demand_horizon_days,
         on_round_trip=metrics.redis_round_trips.inc,
         with_demand=plans.network is not None,  # only planning reads demand back
+        cached_skus=settings.snapshot_cache_skus,
     )
     publisher = KafkaPublisher(settings)
     pipeline = LedgerPipeline(store, publisher, settings.retention_us, planner=plans)

@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     retention_days: float = Field(7.0, gt=0)
     batch_max: int = Field(2000, ge=1, le=100_000)
     batch_within_s: float = Field(0.02, gt=0, le=10)
+    snapshot_cache_skus: int = Field(50_000, ge=0, le=10_000_000)
+    """SKUs whose latest snapshot a worker keeps (least recently changed out; 0: none), so a
+    script call returns only the nodes it wrote: ~3 KB each at 20 nodes."""
 
     commit_interval_s: float = Field(1.0, gt=0, le=60)
     """How often processed offsets are committed to Kafka (also on rebalance and stop)."""
