@@ -72,3 +72,21 @@ def test_every_subcommand_help_explains_the_command_and_each_option() -> None:
     bench = stockline("bench", "--help")
     assert "sustained events/s" in bench.stdout
     assert "backlog size (default: 1000000)" in bench.stdout
+
+
+def test_at_the_default_log_level_the_worker_builds_no_debug_records() -> None:
+    # in a child process: setting up the worker's logging reconfigures the root logger
+    script = (
+        "import logging, os\n"
+        "from stockline.adapters.kafka.app import create_app\n"
+        "from stockline.cli import faust_worker\n"
+        "from stockline.settings import Settings\n"
+        "faust_worker(create_app(Settings()), 'warning')._setup_logging()\n"
+        "kafka = logging.getLogger('aiokafka.producer.producer')\n"
+        "levels = (kafka.isEnabledFor(logging.DEBUG), kafka.isEnabledFor(logging.WARNING))\n"
+        "os.write(1, repr(levels).encode())\n"  # print() is redirected into logging by now
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.endswith("(False, True)")
