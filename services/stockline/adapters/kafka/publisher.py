@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import DefaultPartitioner, murmur2
 from mode import Service
 
 from stockline.adapters.kafka.options import client_options
@@ -35,6 +37,7 @@ class KafkaPublisher(Service):
             enable_idempotence=True,
             linger_ms=2,
             max_batch_size=256 * 1024,
+            partitioner=RememberingPartitioner(),
         )
         await self.producer.start()
 
@@ -69,3 +72,22 @@ class KafkaPublisher(Service):
             for record, headers in records
         ]
         await asyncio.gather(*pending)
+
+
+class RememberingPartitioner:
+    """Kafka's default partitioner (murmur2 of the key, as the Java client), with each
+    key's hash remembered: aiokafka computes it in pure Python, ~4 us a message, and the
+    worker publishes the same SKUs again and again."""
+
+    def __init__(self, keys: int = 100_000) -> None:
+        self._hash = lru_cache(maxsize=keys)(_positive_murmur2)
+        self._default = DefaultPartitioner()
+
+    def __call__(self, key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
+        if key is None:
+            return int(self._default(key, all_partitions, available))
+        return all_partitions[self._hash(key) % len(all_partitions)]
+
+
+def _positive_murmur2(key: bytes) -> int:
+    return int(murmur2(key)) & 0x7FFFFFFF
