@@ -291,15 +291,35 @@ class TestMemoryLedgerStore(LedgerStoreContract):
         return MemoryLedgerStore()
 
 
-@pytest.mark.redis
-class TestRedisLedgerStore(LedgerStoreContract):
+class _OnRedis(LedgerStoreContract):
+    cached_skus = 50_000
+
     @pytest.fixture(autouse=True)
     def _redis(self, redis_client: Redis, keys: Keys) -> None:
         self.redis, self.keys = redis_client, keys
 
     async def make_store(self) -> LedgerStore:
-        return RedisLedgerStore(self.redis, keys=self.keys, retention_us=RETENTION_US)
+        return RedisLedgerStore(
+            self.redis, keys=self.keys, retention_us=RETENTION_US, cached_skus=self.cached_skus
+        )
 
+
+@pytest.mark.redis
+class TestRedisLedgerStoreCachingOneSku(_OnRedis):
+    """The same cases with a snapshot cache of one SKU (evicted all the time)."""
+
+    cached_skus = 1
+
+
+@pytest.mark.redis
+class TestRedisLedgerStoreWithoutCache(_OnRedis):
+    """The same cases with no snapshot cache: every reply carries the whole snapshot."""
+
+    cached_skus = 0
+
+
+@pytest.mark.redis
+class TestRedisLedgerStore(_OnRedis):
     async def test_snapshots_stay_whole_when_two_workers_take_turns_on_a_sku(self) -> None:
         """Each store keeps its SKUs' latest snapshots and asks Redis only for the nodes a
         call wrote; a write by anyone else in between (stock or planning marks) must still
