@@ -13,12 +13,12 @@ import contextlib
 import statistics
 import time
 from collections import defaultdict, deque
-from datetime import datetime
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 
 from stockline.adapters.kafka.options import client_options
+from stockline.contracts import rfc3339
 from stockline.settings import Settings
 
 _AS_OF = b'"as_of":"'
@@ -26,12 +26,7 @@ _AS_OF = b'"as_of":"'
 
 def _as_of_us(value: bytes) -> int:
     start = value.index(_AS_OF) + len(_AS_OF)
-    return _epoch_us(value[start : value.index(b'"', start)].decode())
-
-
-def _epoch_us(text: str) -> int:
-    moment = datetime.fromisoformat(text)
-    return int(moment.timestamp()) * 1_000_000 + moment.microsecond
+    return rfc3339.to_epoch_us(rfc3339.parse(value[start : value.index(b'"', start)].decode()))
 
 
 class LatencyProbe:

@@ -19,10 +19,9 @@
 --     S supply (a = expected, b = received)
 --     Q demand (a = UTC day number, b = units)
 -- Returns {version, outcomes, went_negative, nodes, demand, kind, marks_version}: outcomes
--- has one letter
--- per event (a applied, d duplicate event_id, r redelivered offset). When the stock changed
--- or an offset was redelivered, the reply carries the SKU's snapshot, and with with_demand
--- demand is node_id, day, units per bucket (else empty). kind says how:
+-- has one letter per event (a applied, d duplicate event_id, r redelivered offset). When
+-- the stock changed or an offset was redelivered, the reply carries the SKU's snapshot, and
+-- with with_demand demand is node_id, day, units per bucket (else empty). kind says how:
 --   'f' full: nodes has six entries a node: node_id, on_hand, reserved, inbound,
 --       armed (1, 0, or -1 unset), safety_stock (-1 unset);
 --   'p' patch: the ledger was at the caller's cached versions (field v, and mv, which the
