@@ -38,6 +38,11 @@ def redis_client(settings: Settings) -> Redis:
     )
 
 
+def keys(settings: Settings) -> Keys:
+    """The Redis key layout of the configured namespace and shard count."""
+    return Keys(settings.key_prefix, settings.ledger_shards)
+
+
 def planner(settings: Settings) -> Planner:
     """The planner of the configured network file (NetworkFileError names field and line)."""
     network = load_network(settings.network_file) if settings.network_file else None
@@ -48,7 +53,7 @@ def tune_gc() -> None:
     """Collect garbage at a pace that suits a batch worker. A batch makes hundreds of
     thousands of short-lived objects, and with the default thresholds those alive while
     their batch runs are promoted into the oldest generation, whose collections then walk
-    the whole heap (the snapshot cache included) several times a second: 20-30% of the
+    the whole heap several times a second: 20-30% of the
     worker's time, measured in-process. Collect the young generation every 50,000
     allocations instead of 700, and move what startup built (modules, clients) out of
     every collection."""
@@ -63,12 +68,10 @@ def build_worker(settings: Settings, plans: Planner | None = None) -> LedgerWork
     plans = plans or planner(settings)
     store = RedisLedgerStore(
         redis_client(settings),
-        keys=Keys(settings.key_prefix),
+        keys=keys(settings),
         retention_us=settings.retention_us,
         demand_days=2 * settings.demand_horizon_days,
         on_round_trip=metrics.redis_round_trips.inc,
-        with_demand=plans.network is not None,  # only planning reads demand back
-        cached_skus=settings.snapshot_cache_skus,
     )
     publisher = KafkaPublisher(settings)
     pipeline = LedgerPipeline(store, publisher, settings.retention_us, planner=plans)
@@ -98,7 +101,7 @@ def build_api(settings: Settings) -> FastAPI:
     from stockline.service_layer.availability import Availability
 
     redis = redis_client(settings)
-    reader = RedisLedgerReader(redis, keys=Keys(settings.key_prefix))
+    reader = RedisLedgerReader(redis, keys=keys(settings))
     return create_api(
         Availability(reader, planner(settings).view),
         tokens=api_tokens(settings),

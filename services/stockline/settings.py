@@ -38,6 +38,9 @@ class Settings(BaseSettings):
 
     input_topics: tuple[str, ...] = INPUT_TOPICS
     atp_topic: str = "inventory.atp"
+    """Per SKU: network and channel ATP (compacted, key = sku)."""
+    atp_nodes_topic: str = "inventory.atp.nodes"
+    """Per (sku, node): every bucket and ATP (compacted, key = `<sku>/<node_id>`)."""
     dlq_topic: str = "inventory.dlq"
     reorder_topic: str = "inventory.signals.reorder"
     rebalance_topic: str = "inventory.signals.rebalance"
@@ -55,11 +58,10 @@ class Settings(BaseSettings):
     retention_days: float = Field(7.0, gt=0)
     batch_max: int = Field(2000, ge=1, le=100_000)
     batch_within_s: float = Field(0.02, gt=0, le=10)
-    snapshot_cache_skus: int = Field(50_000, ge=0, le=10_000_000)
-    """SKUs whose latest snapshot a worker keeps (least recently changed out; 0: none), so a
-    script call returns only the nodes it wrote: ~3 KB each at 20 nodes, and ~22 objects
-    that a full garbage collection (rare under tune_gc) walks: ~180 ms per 10,000 such SKUs
-    on a 2-core development machine."""
+    ledger_shards: int = Field(256, ge=256, le=16_384)
+    """Ledger shards: a SKU's keys carry the hash tag of its shard (a fixed hash of the SKU),
+    so one script call applies several SKUs of one shard in one Redis Cluster slot.
+    Changing it needs `stockline rebuild`."""
 
     commit_interval_s: float = Field(1.0, gt=0, le=60)
     """How often processed offsets are committed to Kafka (also on rebalance and stop)."""
@@ -103,4 +105,10 @@ class Settings(BaseSettings):
 
     @property
     def output_topics(self) -> tuple[str, ...]:
-        return (self.atp_topic, self.dlq_topic, self.reorder_topic, self.rebalance_topic)
+        return (
+            self.atp_topic,
+            self.atp_nodes_topic,
+            self.dlq_topic,
+            self.reorder_topic,
+            self.rebalance_topic,
+        )

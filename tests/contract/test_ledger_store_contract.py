@@ -32,12 +32,20 @@ from tests.unit.domain.ledger_events import (
 )
 from tests.unit.domain.reference import Stock, reference_fold
 
-from stockline.adapters.memory import MemoryLedgerStore
+from stockline.adapters.memory import MemoryLedgerStore, StaticNetworkView
 from stockline.adapters.redis.keys import Keys
 from stockline.adapters.redis.store import RedisLedgerStore
 from stockline.domain.events import Event, InventoryEvent, event_type_of
-from stockline.domain.ledger import NodeStock, Outcome
-from stockline.service_layer.ports import ApplyResult, Delivery, LedgerStore, PlanMarks, SkuSnapshot
+from stockline.domain.ledger import NodeStock, Outcome, SkuTotals, sku_totals
+from stockline.service_layer.ports import (
+    ApplyResult,
+    Delivery,
+    LedgerStore,
+    NodeTerms,
+    PlanMarks,
+    SkuChange,
+    SkuSnapshot,
+)
 
 NOW_US = at(60)  # a minute after the events: all of them well inside the retention window
 RETENTION_US = 7 * 86_400 * 10**6
@@ -54,11 +62,33 @@ def delivery(event: InventoryEvent, offset: int, partition: int = 0) -> Delivery
     return Delivery(event, topic_of(event), partition, offset)
 
 
-def by_sku(snapshots: Iterable[SkuSnapshot]) -> dict[str, SkuSnapshot]:
-    snapshots = list(snapshots)
-    found = {snapshot.sku: snapshot for snapshot in snapshots}
-    assert len(found) == len(snapshots), "more than one snapshot of a SKU in one batch"
+TERMS = StaticNetworkView(
+    channels={DC: frozenset({"web", "stores"}), STORE: frozenset({"stores"})},
+    buffers={(STORE, SKU): 2},
+)
+"""Channels at the dc and the store, and a buffer of 2 units of SKU-1 at the store."""
+
+
+def by_sku(changes: Iterable[SkuChange]) -> dict[str, SkuChange]:
+    changes = list(changes)
+    found = {change.sku: change for change in changes}
+    assert len(found) == len(changes), "more than one change of a SKU in one batch"
     return found
+
+
+def stock(result: ApplyResult) -> dict[str, dict[str, NodeStock]]:
+    """Per changed SKU, the stock of each node its change carries."""
+    return {c.sku: {n.node_id: n.stock for n in c.nodes} for c in by_sku(result.changes).values()}
+
+
+def versions(result: ApplyResult) -> dict[str, int]:
+    return {c.sku: c.version for c in result.changes}
+
+
+def recomputed(snapshot: SkuSnapshot, terms: NodeTerms) -> SkuTotals:
+    """The totals from every node of the SKU, as a reader would compute them."""
+    atp = {n: s.atp(terms.buffer(n, snapshot.sku)) for n, s in snapshot.nodes.items()}
+    return sku_totals(atp, terms.channels_of)
 
 
 class LedgerStoreContract:
@@ -70,11 +100,11 @@ class LedgerStoreContract:
     async def test_an_empty_batch_does_nothing(self) -> None:
         store = await self.make_store()
         result = await store.apply([], NOW_US)
-        assert (result.outcomes, result.snapshots, result.went_negative) == ([], [], 0)
+        assert (result.outcomes, result.changes, result.went_negative) == ([], [], 0)
 
-    async def test_each_snapshot_is_handed_over_as_the_store_has_it(self) -> None:
+    async def test_each_change_is_handed_over_as_the_store_has_it(self) -> None:
         store = await self.make_store()
-        seen: list[SkuSnapshot] = []
+        seen: list[SkuChange] = []
         first = receipt(10, event_id="r-1")
         result = await store.apply(
             [
@@ -84,13 +114,13 @@ class LedgerStoreContract:
                 delivery(receipt(10, event_id="r-1"), 2),  # a duplicate changes nothing
             ],
             NOW_US,
-            on_snapshot=seen.append,
+            on_change=seen.append,
         )
-        assert seen == result.snapshots
-        assert {s.sku: s.nodes[DC].on_hand for s in seen} == {SKU: 6, OTHER_SKU: 3}
-        unchanged: list[SkuSnapshot] = []
-        again = await store.apply([delivery(first, 3)], NOW_US, on_snapshot=unchanged.append)
-        assert (again.snapshots, unchanged) == ([], [])
+        assert seen == result.changes
+        assert {c.sku: c.nodes[0].stock.on_hand for c in seen} == {SKU: 6, OTHER_SKU: 3}
+        unchanged: list[SkuChange] = []
+        again = await store.apply([delivery(first, 3)], NOW_US, on_change=unchanged.append)
+        assert (again.changes, unchanged) == ([], [])
 
     async def test_a_batch_gives_an_outcome_per_delivery_in_delivery_order(self) -> None:
         store = await self.make_store()
@@ -106,22 +136,105 @@ class LedgerStoreContract:
         )
         assert result.outcomes == [A, A, D, A]
         # SKU-1: 10 - 3 = 7; SKU-2: 5
-        assert by_sku(result.snapshots) == {
-            SKU: SkuSnapshot(SKU, 1, {DC: NodeStock(on_hand=7)}),
-            OTHER_SKU: SkuSnapshot(OTHER_SKU, 1, {DC: NodeStock(on_hand=5)}),
-        }
+        assert stock(result) == {SKU: {DC: NodeStock(on_hand=7)}, OTHER_SKU: {DC: NodeStock(5)}}
+        assert versions(result) == {SKU: 1, OTHER_SKU: 1}
+
+    async def test_a_change_carries_only_the_nodes_whose_values_changed(self) -> None:
+        store = await self.make_store()
+        await store.apply([delivery(receipt(4, node=STORE), 0), delivery(receipt(9), 1)], NOW_US)
+        result = await store.apply(
+            [delivery(pick(1), 2), delivery(order_placed(2, "o-1"), 0)], NOW_US
+        )
+        # the store did not move: only the dc's record goes out, at the SKU's new version
+        (change,) = result.changes
+        assert [(n.node_id, n.stock, n.atp, n.new) for n in change.nodes] == [
+            (DC, NodeStock(on_hand=8, reserved=2), 6, False)
+        ]
+        assert change.version == 2
+
+    async def test_a_node_is_new_the_first_time_an_event_touches_it(self) -> None:
+        store = await self.make_store()
+        first = await store.apply([delivery(receipt(4), 0)], NOW_US)
+        second = await store.apply(
+            [delivery(receipt(1), 1), delivery(order_cancelled("o-9", node=STORE), 2)], NOW_US
+        )
+        assert [n.new for n in first.changes[0].nodes] == [True]
+        # a cancel before its order: the store appears, at all zeros, once
+        assert [(n.node_id, n.new, n.stock) for n in second.changes[0].nodes] == [
+            (DC, False, NodeStock(on_hand=5)),
+            (STORE, True, NodeStock()),
+        ]
+
+    async def test_atp_subtracts_the_buffer_and_totals_follow_the_channels(self) -> None:
+        store = await self.make_store()
+        result = await store.apply(
+            [
+                delivery(receipt(10), 0),
+                delivery(receipt(5, node=STORE), 1),
+                delivery(order_placed(3, "o-1"), 0),
+            ],
+            NOW_US,
+            TERMS,
+        )
+        (change,) = result.changes
+        # dc: 10 - 3 = 7; store: 5 - buffer 2 = 3
+        assert [(n.node_id, n.atp, n.buffer) for n in change.nodes] == [(DC, 7, 0), (STORE, 3, 2)]
+        assert change.totals == SkuTotals(10, {"stores": 10, "web": 7})
+        # a pick at the store moves the store's record and the totals, not the dc's
+        moved = await store.apply([delivery(pick(1, node=STORE), 2)], NOW_US, TERMS)
+        assert [n.node_id for n in moved.changes[0].nodes] == [STORE]
+        assert moved.changes[0].totals == SkuTotals(9, {"stores": 9, "web": 7})
+        assert await store.totals(SKU) == SkuTotals(9, {"stores": 9, "web": 7})
+
+    async def test_no_totals_record_when_a_change_leaves_the_totals_alone(self) -> None:
+        store = await self.make_store()
+        await store.apply([delivery(receipt(10), 0), delivery(receipt(1, node=STORE), 1)], NOW_US)
+        # inbound moves the record, not the ATP; a pick under the buffer moves no ATP either
+        result = await store.apply(
+            [
+                delivery(inbound_expected(6, "asn-1"), 0),
+                delivery(pick(1, node=STORE), 2),
+            ],
+            NOW_US,
+            TERMS,
+        )
+        (change,) = result.changes
+        assert [n.node_id for n in change.nodes] == [DC, STORE]
+        # the store's ATP was 1 (no buffer then); now 0 - 2 floors at 0: that moved the totals
+        assert change.totals == SkuTotals(10, {"stores": 10, "web": 10})
+        again = await store.apply([delivery(inbound_expected(1, "asn-2"), 1)], NOW_US, TERMS)
+        assert (again.changes[0].totals, [n.node_id for n in again.changes[0].nodes]) == (
+            None,
+            [DC],
+        )
+
+    async def test_kept_totals_equal_a_recomputation_from_every_node(self) -> None:
+        store = await self.make_store()
+        batches = [
+            [delivery(receipt(10), 0), delivery(receipt(3, node=STORE), 1)],
+            [delivery(order_placed(4, "o-1", node=STORE), 0), delivery(pick(2), 0)],
+            [delivery(cycle_count(1, node=STORE, t=30), 0), delivery(receipt(2, node=HUB), 2)],
+            [delivery(order_cancelled("o-1", node=STORE), 0)],
+        ]
+        for batch in batches:
+            await store.apply(batch, NOW_US, TERMS)
+            snapshot = await store.snapshot(SKU)
+            assert snapshot is not None
+            assert await store.totals(SKU) == recomputed(snapshot, TERMS)
 
     async def test_a_redelivered_offset_republishes_the_sku_at_the_same_version(self) -> None:
         store = await self.make_store()
-        batch = [delivery(receipt(10), 0), delivery(receipt(5), 1)]
-        first = await store.apply(batch, NOW_US)
-        assert first.snapshots == [SkuSnapshot(SKU, 1, {DC: NodeStock(on_hand=15)})]
+        batch = [delivery(receipt(10), 0), delivery(receipt(5, node=STORE), 1)]
+        first = await store.apply(batch, NOW_US, TERMS)
+        assert stock(first) == {SKU: {DC: NodeStock(on_hand=10), STORE: NodeStock(on_hand=5)}}
 
         # a worker crashed before committing offset 1: Kafka hands it over again
-        again = await store.apply(batch[1:], NOW_US)
+        again = await store.apply(batch[1:], NOW_US, TERMS)
         assert again.outcomes == [R]
-        assert again.snapshots == first.snapshots
-        assert await store.snapshot(SKU) == first.snapshots[0]
+        (change,) = again.changes
+        # the node that event touched, and the totals, at the same version
+        assert change.nodes == first.changes[0].nodes[1:]
+        assert (change.version, change.totals) == (1, first.changes[0].totals)
 
     async def test_a_replayed_batch_applies_only_the_offsets_not_applied_yet(self) -> None:
         store = await self.make_store()
@@ -132,23 +245,35 @@ class LedgerStoreContract:
         # offset 1 was applied before (even with another event there, it is not read again)
         assert result.outcomes == [R, A, A]
         # 10 + 5 + 1 - 4 = 12
-        assert result.snapshots == [SkuSnapshot(SKU, 2, {DC: NodeStock(on_hand=12)})]
+        assert (stock(result), versions(result)) == ({SKU: {DC: NodeStock(12)}}, {SKU: 2})
 
-    async def test_offsets_count_per_partition_and_per_sku(self) -> None:
+    async def test_offsets_count_per_partition(self) -> None:
         store = await self.make_store()
         await store.apply([delivery(receipt(10), 7)], NOW_US)
         result = await store.apply(
             [
                 delivery(receipt(1), 7, partition=1),  # same offset, another partition
-                delivery(receipt(2, sku=OTHER_SKU), 3),  # lower offset, another SKU
+                delivery(receipt(2, sku=OTHER_SKU), 8),
             ],
             NOW_US,
         )
         assert result.outcomes == [A, A]
-        assert by_sku(result.snapshots) == {
-            SKU: SkuSnapshot(SKU, 2, {DC: NodeStock(on_hand=11)}),
-            OTHER_SKU: SkuSnapshot(OTHER_SKU, 1, {DC: NodeStock(on_hand=2)}),
-        }
+        assert stock(result) == {SKU: {DC: NodeStock(11)}, OTHER_SKU: {DC: NodeStock(2)}}
+
+    async def test_skus_of_one_partition_interleave_within_a_batch(self) -> None:
+        store = await self.make_store()
+        # offsets of one partition alternate between SKUs; each is applied once
+        batch = [
+            delivery(receipt(1), 0),
+            delivery(receipt(2, sku=OTHER_SKU), 1),
+            delivery(receipt(3), 2),
+            delivery(receipt(4, sku=OTHER_SKU), 3),
+        ]
+        result = await store.apply(batch, NOW_US)
+        assert result.outcomes == [A, A, A, A]
+        assert stock(result) == {SKU: {DC: NodeStock(4)}, OTHER_SKU: {DC: NodeStock(6)}}
+        again = await store.apply(batch[2:], NOW_US)
+        assert again.outcomes == [R, R]
 
     async def test_the_same_event_at_a_new_offset_is_a_duplicate_and_publishes_nothing(
         self,
@@ -157,15 +282,15 @@ class LedgerStoreContract:
         event = receipt(10)
         await store.apply([delivery(event, 0)], NOW_US)
         result = await store.apply([delivery(event, 1)], NOW_US)
-        assert (result.outcomes, result.snapshots) == ([D], [])
+        assert (result.outcomes, result.changes) == ([D], [])
         assert await store.snapshot(SKU) == SkuSnapshot(SKU, 1, {DC: NodeStock(on_hand=10)})
 
     async def test_the_version_rises_by_one_per_batch_that_changes_the_sku(self) -> None:
         store = await self.make_store()
         three = [delivery(receipt(10), 0), delivery(receipt(1), 1), delivery(pick(2), 0)]
-        assert [s.version for s in (await store.apply(three, NOW_US)).snapshots] == [1]
+        assert versions(await store.apply(three, NOW_US)) == {SKU: 1}
         two = [delivery(receipt(1), 2), delivery(pick(2), 1)]
-        assert [s.version for s in (await store.apply(two, NOW_US)).snapshots] == [2]
+        assert versions(await store.apply(two, NOW_US)) == {SKU: 2}
         # a batch of another SKU only leaves this SKU's version alone
         await store.apply([delivery(receipt(1, sku=OTHER_SKU), 3)], NOW_US)
         snapshot = await store.snapshot(SKU)
@@ -178,7 +303,7 @@ class LedgerStoreContract:
         older = [delivery(cycle_count(9, t=2), 1), delivery(receipt(3, t=3), 0)]
         result = await store.apply(older, NOW_US)
         # both are older than the count at t=5: applied, yet on_hand stays 4
-        assert (result.outcomes, result.snapshots) == ([A, A], [])
+        assert (result.outcomes, result.changes) == ([A, A], [])
         assert await store.snapshot(SKU) == SkuSnapshot(SKU, 1, {DC: NodeStock(on_hand=4)})
 
     async def test_changes_that_cancel_out_within_a_batch_publish_nothing(self) -> None:
@@ -186,33 +311,21 @@ class LedgerStoreContract:
         await store.apply([delivery(receipt(10), 0)], NOW_US)
         # +5 - 5 = 0: the batch is coalesced, and the SKU did not change
         result = await store.apply([delivery(receipt(5), 1), delivery(pick(5), 0)], NOW_US)
-        assert (result.outcomes, result.snapshots) == ([A, A], [])
+        assert (result.outcomes, result.changes) == ([A, A], [])
 
-    async def test_one_snapshot_per_changed_sku_with_every_node_of_it(self) -> None:
+    async def test_a_full_snapshot_comes_with_each_change_when_asked(self) -> None:
         store = await self.make_store()
-        duplicate = receipt(1, sku="SKU-3")
-        await store.apply(
-            [delivery(receipt(4, node=STORE), 0), delivery(duplicate, 1)],
-            NOW_US,
+        await store.apply([delivery(receipt(4, node=STORE), 0)], NOW_US)
+        await store.record_progress({}, [], [PlanMarks(SKU, {STORE: False}, {STORE: 3})])
+        result = await store.apply([delivery(receipt(10), 1)], NOW_US, full=True)
+        (change,) = result.changes
+        assert [n.node_id for n in change.nodes] == [DC]
+        assert change.snapshot is not None
+        assert change.snapshot == SkuSnapshot(
+            SKU, 2, {DC: NodeStock(on_hand=10), STORE: NodeStock(on_hand=4)}
         )
-        result = await store.apply(
-            [
-                delivery(receipt(10), 2),
-                delivery(pick(1), 0),
-                delivery(order_placed(2, "o-1"), 0),
-                delivery(receipt(7, sku=OTHER_SKU), 3),
-                delivery(pick(3, sku=OTHER_SKU), 1),
-                delivery(duplicate, 4),
-            ],
-            NOW_US,
-        )
-        # SKU-1 changed at the dc only, yet its snapshot carries the store too
-        assert by_sku(result.snapshots) == {
-            SKU: SkuSnapshot(
-                SKU, 2, {DC: NodeStock(on_hand=9, reserved=2), STORE: NodeStock(on_hand=4)}
-            ),
-            OTHER_SKU: SkuSnapshot(OTHER_SKU, 1, {DC: NodeStock(on_hand=4)}),
-        }
+        assert (change.snapshot.armed, change.snapshot.safety_stock) == ({STORE: False}, {STORE: 3})
+        assert (await store.apply([delivery(receipt(1), 2)], NOW_US)).changes[0].snapshot is None
 
     async def test_went_negative_counts_nodes_whose_on_hand_drops_below_zero(self) -> None:
         store = await self.make_store()
@@ -243,10 +356,11 @@ class LedgerStoreContract:
         assert await store.watermarks([p2]) == {}
         assert await store.watermarks([]) == {}
 
-    async def test_an_unknown_sku_has_no_snapshot(self) -> None:
+    async def test_an_unknown_sku_has_no_snapshot_and_no_totals(self) -> None:
         store = await self.make_store()
         await store.apply([delivery(receipt(1), 0)], NOW_US)
         assert await store.snapshot("SKU-never-seen") is None
+        assert await store.totals("SKU-never-seen") is None
         assert await store.snapshot(SKU) == SkuSnapshot(SKU, 1, {DC: NodeStock(on_hand=1)})
 
     async def test_order_lines_of_nodes_whose_ids_share_a_prefix_stay_apart(self) -> None:
@@ -279,11 +393,13 @@ class LedgerStoreContract:
             delivery(order_placed(4, "o-2", node=STORE), 4),
             delivery(placed, 5),  # published twice: counted once
         ]
-        result = await store.apply(batch, NOW_US)
-        assert result.snapshots[0].demand == {DC: {day: 5 + 2}, STORE: {day: 4}}
-        snapshot = await store.snapshot(SKU)
+        result = await store.apply(batch, NOW_US, full=True)
+        snapshot = result.changes[0].snapshot
         assert snapshot is not None
-        assert snapshot.demand == {DC: {day: 7}, STORE: {day: 4}}
+        assert snapshot.demand == {DC: {day: 5 + 2}, STORE: {day: 4}}
+        stored = await store.snapshot(SKU)
+        assert stored is not None
+        assert stored.demand == {DC: {day: 7}, STORE: {day: 4}}
 
 
 class TestMemoryLedgerStore(LedgerStoreContract):
@@ -291,69 +407,26 @@ class TestMemoryLedgerStore(LedgerStoreContract):
         return MemoryLedgerStore()
 
 
-class _OnRedis(LedgerStoreContract):
-    cached_skus = 50_000
-
+@pytest.mark.redis
+class TestRedisLedgerStore(LedgerStoreContract):
     @pytest.fixture(autouse=True)
     def _redis(self, redis_client: Redis, keys: Keys) -> None:
         self.redis, self.keys = redis_client, keys
 
     async def make_store(self) -> LedgerStore:
-        return RedisLedgerStore(
-            self.redis, keys=self.keys, retention_us=RETENTION_US, cached_skus=self.cached_skus
+        return RedisLedgerStore(self.redis, keys=self.keys, retention_us=RETENTION_US)
+
+    async def test_skus_of_one_shard_are_applied_in_one_call(self) -> None:
+        """Several SKUs of a shard share one script call; the call applies each alone."""
+        store = RedisLedgerStore(
+            self.redis, keys=Keys(self.keys.prefix, 256), retention_us=RETENTION_US
         )
-
-
-@pytest.mark.redis
-class TestRedisLedgerStoreCachingOneSku(_OnRedis):
-    """The same cases with a snapshot cache of one SKU (evicted all the time)."""
-
-    cached_skus = 1
-
-
-@pytest.mark.redis
-class TestRedisLedgerStoreWithoutCache(_OnRedis):
-    """The same cases with no snapshot cache: every reply carries the whole snapshot."""
-
-    cached_skus = 0
-
-
-@pytest.mark.redis
-class TestRedisLedgerStore(_OnRedis):
-    async def test_snapshots_stay_whole_when_two_workers_take_turns_on_a_sku(self) -> None:
-        """Each store keeps its SKUs' latest snapshots and asks Redis only for the nodes a
-        call wrote; a write by anyone else in between (stock or planning marks) must still
-        show in the next snapshot, exactly as a fresh read of the ledger has it."""
-        first, second = await self.make_store(), await self.make_store()
-
-        async def assert_whole(result: ApplyResult) -> None:
-            (snapshot,) = result.snapshots
-            fresh = await first.snapshot(SKU)
-            assert fresh is not None
-            assert (snapshot, snapshot.armed, snapshot.safety_stock) == (
-                fresh,
-                fresh.armed,
-                fresh.safety_stock,
-            )
-
-        await assert_whole(await first.apply([delivery(receipt(10, event_id="r-1"), 0)], NOW_US))
-        await first.record_progress({}, [], [PlanMarks(SKU, {DC: True}, {DC: 2})])
-        # the first store's own marks, then a pick at a node it has not seen yet
-        await assert_whole(await first.apply([delivery(pick(3, node=STORE), 1)], NOW_US))
-        # the other store adds stock at a node this one has not seen
-        await second.apply([delivery(receipt(4, node=HUB, event_id="r-2"), 2)], NOW_US)
-        result = await first.apply([delivery(pick(1, event_id="p-9"), 3)], NOW_US)
-        await assert_whole(result)
-        assert result.snapshots[0].nodes[HUB] == NodeStock(on_hand=4)
-        # then marks that change no stock at all: a redelivery, which changes nothing
-        # either, still carries them
-        await second.record_progress({}, [], [PlanMarks(SKU, {DC: False, STORE: True}, {DC: 7})])
-        result = await first.apply([delivery(pick(1, event_id="p-9"), 3)], NOW_US)
-        await assert_whole(result)
-        assert (result.snapshots[0].armed, result.snapshots[0].safety_stock) == (
-            {DC: False, STORE: True},
-            {DC: 7},
-        )
+        skus = [f"SKU-{n}" for n in range(40)]  # 40 SKUs over 256 shards: some share one
+        shards = [Keys(self.keys.prefix, 256).shard(s) for s in skus]
+        assert len(set(shards)) < len(skus)
+        batch = [delivery(receipt(n + 1, sku=s), n) for n, s in enumerate(skus)]
+        result = await store.apply(batch, NOW_US)
+        assert stock(result) == {s: {DC: NodeStock(n + 1)} for n, s in enumerate(skus)}
 
 
 # Differential test: random events through a simulated Kafka log, on Redis, on memory and
@@ -404,6 +477,16 @@ def stock_of(snapshot: SkuSnapshot | None) -> dict[str, Stock] | None:
     return {node: (s.on_hand, s.reserved, s.inbound) for node, s in snapshot.nodes.items()}
 
 
+def published_of(results: Iterable[ApplyResult]) -> dict[tuple[str, str], tuple[int, object]]:
+    """The last record per (sku, node) a reader of the node topic keeps: (version, state)."""
+    last: dict[tuple[str, str], tuple[int, object]] = {}
+    for result in results:
+        for change in result.changes:
+            for node in change.nodes:
+                last[change.sku, node.node_id] = (change.version, node)
+    return last
+
+
 async def replay_on_redis_and_memory(redis_url: str, batches: list[list[Delivery]]) -> None:
     client = Redis.from_url(redis_url, decode_responses=True)
     keys = Keys(f"test-{uuid.uuid4().hex[:12]}")
@@ -412,18 +495,25 @@ async def replay_on_redis_and_memory(redis_url: str, batches: list[list[Delivery
         on_memory = MemoryLedgerStore()
         consumed: set[tuple[str, int, int]] = set()
         applied: set[str] = set()
+        results = []
         for batch in batches:
             expected = expected_outcomes(batch, consumed, applied)
-            redis_result = await on_redis.apply(batch, NOW_US)
-            memory_result = await on_memory.apply(batch, NOW_US)
+            redis_result = await on_redis.apply(batch, NOW_US, TERMS)
+            memory_result = await on_memory.apply(batch, NOW_US, TERMS)
             assert redis_result.outcomes == memory_result.outcomes == expected
-            assert by_sku(redis_result.snapshots) == by_sku(memory_result.snapshots)
+            assert by_sku(redis_result.changes) == by_sku(memory_result.changes)
             assert redis_result.went_negative == memory_result.went_negative
+            results.append(redis_result)
         reference = reference_fold(d.event for batch in batches for d in batch)
+        last = published_of(results)
         for sku, nodes in reference.items():
             snapshot = await on_redis.snapshot(sku)
             assert snapshot == await on_memory.snapshot(sku)
             assert stock_of(snapshot) == nodes
+            assert snapshot is not None
+            # the records a reader keeps add up to the ledger, node by node and in total
+            assert {n: last[sku, n][1].stock for n in snapshot.nodes} == dict(snapshot.nodes)  # type: ignore[attr-defined]
+            assert await on_redis.totals(sku) == recomputed(snapshot, TERMS)
     finally:
         async for key in client.scan_iter(match=f"{keys.prefix}:*", count=1000):
             await client.unlink(key)

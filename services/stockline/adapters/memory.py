@@ -6,12 +6,19 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from stockline.domain.ledger import Outcome, SkuLedger
+from stockline.contracts.outbound import node_record_key
+from stockline.domain.effects import effects_of
+from stockline.domain.ledger import NodeStock, Outcome, SkuLedger, SkuTotals, sku_totals
+from stockline.domain.shards import shard_of
 from stockline.service_layer.ports import (
+    NO_TERMS,
     ApplyResult,
     DeadLetter,
     Delivery,
+    NodeState,
+    NodeTerms,
     PlanMarks,
+    SkuChange,
     SkuSnapshot,
     TopicPartition,
     group_by_sku,
@@ -20,59 +27,130 @@ from stockline.service_layer.ports import (
 
 @dataclass
 class MemoryLedgerStore:
-    """A LedgerStore over domain aggregates; one SKU's batch is applied as a unit."""
+    """A LedgerStore over domain aggregates; one SKU's batch is applied as a unit. Like the
+    Redis store it remembers each node's last ATP and buffer, and keeps the SKU's totals as
+    the sum of those (a node's terms are read when an event touches it)."""
 
     ledgers: dict[str, SkuLedger] = field(default_factory=dict)
-    applied_offsets: dict[str, dict[TopicPartition, int]] = field(
-        default_factory=lambda: defaultdict(dict)
-    )
+    applied_offsets: dict[tuple[int, TopicPartition], int] = field(default_factory=dict)
+    """Per (ledger shard, partition), the last offset applied."""
+    shards: int = 256
     applied_watermarks: dict[TopicPartition, int] = field(default_factory=dict)
     node_skus: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     armed: dict[str, dict[str, bool]] = field(default_factory=dict)
     safety_stock: dict[str, dict[str, int]] = field(default_factory=dict)
+    published: dict[str, dict[str, tuple[int, int, frozenset[str]]]] = field(default_factory=dict)
+    """Per SKU and node: the ATP last computed, its buffer and the node's channels."""
+    kept_totals: dict[str, SkuTotals] = field(default_factory=dict)
 
     async def apply(
         self,
         deliveries: Sequence[Delivery],
         now_us: int,
-        on_snapshot: Callable[[SkuSnapshot], None] = lambda _: None,
+        terms: NodeTerms = NO_TERMS,
+        on_change: Callable[[SkuChange], None] = lambda _: None,
+        *,
+        full: bool = False,
     ) -> ApplyResult:
         result = ApplyResult(outcomes=[Outcome.APPLIED] * len(deliveries))
+        before = dict(self.applied_offsets)  # a shard's offsets as they were before the batch
+        in_batch: set[tuple[TopicPartition, int]] = set()
         for sku, group in group_by_sku(deliveries):
-            published = len(result.snapshots)
-            self._apply_sku(sku, group, result)
-            for snapshot in result.snapshots[published:]:
-                on_snapshot(snapshot)
+            change = self._apply_sku(sku, group, terms, result, full, (before, in_batch))
+            if change is not None:
+                result.changes.append(change)
+                on_change(change)
         return result
 
-    def _apply_sku(self, sku: str, group: list[tuple[int, Delivery]], result: ApplyResult) -> None:
+    def _apply_sku(
+        self,
+        sku: str,
+        group: list[tuple[int, Delivery]],
+        terms: NodeTerms,
+        result: ApplyResult,
+        full: bool,
+        offsets: tuple[dict[tuple[int, TopicPartition], int], set[tuple[TopicPartition, int]]],
+    ) -> SkuChange | None:
+        before_batch, in_batch = offsets
         ledger = self.ledgers.setdefault(sku, SkuLedger(sku))
-        offsets = self.applied_offsets[sku]
+        shard = shard_of(sku, self.shards)
         before = ledger.stock()
-        redelivered = False
+        touched: set[str] = set()
+        again: set[str] = set()
         for index, delivery in group:
             tp = (delivery.topic, delivery.partition)
-            if delivery.offset <= offsets.get(tp, -1):
+            nodes = {effect.node_id for effect in effects_of(delivery.event)}
+            at = (tp, delivery.offset)
+            if delivery.offset <= before_batch.get((shard, tp), -1) or at in in_batch:
                 result.outcomes[index] = Outcome.REDELIVERED
-                redelivered = True
+                again |= nodes
                 continue
-            offsets[tp] = delivery.offset
+            in_batch.add(at)
+            last = self.applied_offsets.get((shard, tp), -1)
+            self.applied_offsets[shard, tp] = max(last, delivery.offset)
             result.outcomes[index] = ledger.apply(delivery.event)
+            if result.outcomes[index] is Outcome.APPLIED:
+                touched |= nodes
         after = ledger.stock()
         result.went_negative += sum(
             1
-            for node, stock in after.items()
-            if stock.on_hand < 0 <= (before[node].on_hand if node in before else 0)
+            for node in touched
+            if after[node].on_hand < 0 <= (before[node].on_hand if node in before else 0)
         )
-        if after != before:
+        moved = self._moved(sku, before, after, touched, terms)
+        if moved:
             ledger.version += 1
-        if after != before or redelivered:
-            result.snapshots.append(self._snapshot(ledger))
+        again &= set(before)  # a redelivered event republishes what it had written
+        if not moved and not again:
+            return None
+        totals = self._totals(sku, bool(again))
+        published = self.published[sku]
+        states = tuple(
+            NodeState(n, after[n], published[n][1], published[n][0], n not in before)
+            for n in sorted(set(moved) | (again & set(before)))
+        )
+        snapshot = self._snapshot(ledger) if full else None
+        return SkuChange(sku, ledger.version, states, totals, snapshot)
+
+    def _moved(
+        self,
+        sku: str,
+        before: Mapping[str, NodeStock],
+        after: Mapping[str, NodeStock],
+        touched: set[str],
+        terms: NodeTerms,
+    ) -> list[str]:
+        """The touched nodes whose values changed (or that are new); remembers their ATP."""
+        published = self.published.setdefault(sku, {})
+        moved = []
+        for node in sorted(touched):
+            buffer = terms.buffer(node, sku)
+            atp = after[node].atp(buffer)
+            last = published.get(node)
+            channels = terms.channels_of(node)
+            now = (atp, buffer, channels)
+            if node not in before or before[node] != after[node] or last != now:
+                moved.append(node)
+                published[node] = now
+        return moved
+
+    def _totals(self, sku: str, redelivered: bool) -> SkuTotals | None:
+        published = self.published[sku]
+        atp = {node: values[0] for node, values in published.items()}
+        totals = sku_totals(atp, lambda node: published[node][2])
+        kept = self.kept_totals.get(sku)
+        if kept is not None:  # a channel, once some node served it, stays (at 0)
+            channels = dict.fromkeys(kept.channels, 0) | dict(totals.channels)
+            totals = SkuTotals(totals.network_atp, dict(sorted(channels.items())))
+        if totals == kept and not redelivered:
+            return None
+        self.kept_totals[sku] = totals
+        return totals
 
     async def record_progress(
         self,
         offsets: Mapping[TopicPartition, int],
-        snapshots: Sequence[SkuSnapshot] = (),
+        indexed: Sequence[tuple[str, str]] = (),
         marks: Sequence[PlanMarks] = (),
     ) -> None:
         for mark in marks:
@@ -80,9 +158,8 @@ class MemoryLedgerStore:
             self.safety_stock.setdefault(mark.sku, {}).update(mark.safety_stock)
         for tp, offset in offsets.items():
             self.applied_watermarks[tp] = max(offset, self.applied_watermarks.get(tp, -1))
-        for snapshot in snapshots:
-            for node_id in snapshot.nodes:
-                self.node_skus[node_id].add(snapshot.sku)
+        for sku, node_id in indexed:
+            self.node_skus[node_id].add(sku)
 
     async def watermarks(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
         return {
@@ -95,6 +172,9 @@ class MemoryLedgerStore:
             return None
         return self._snapshot(ledger)
 
+    async def totals(self, sku: str) -> SkuTotals | None:
+        return self.kept_totals.get(sku)
+
     def _snapshot(self, ledger: SkuLedger) -> SkuSnapshot:
         armed = dict(self.armed.get(ledger.sku, {}))
         safety = dict(self.safety_stock.get(ledger.sku, {}))
@@ -106,13 +186,18 @@ class MemoryLedgerStore:
 class ListPublisher:
     """A Publisher that keeps what it was given, in order."""
 
+    atp_nodes: list[tuple[str, bytes]] = field(default_factory=list)
+    """(`<sku>/<node_id>`, record) as published."""
     atp: list[tuple[str, bytes]] = field(default_factory=list)
     dlq: list[DeadLetter] = field(default_factory=list)
     reorder: list[tuple[str, bytes]] = field(default_factory=list)
     rebalance: list[tuple[str, bytes]] = field(default_factory=list)
 
-    async def publish_atp(self, messages: Sequence[tuple[str, bytes]]) -> None:
-        self.atp.extend(messages)
+    async def publish_atp(
+        self, nodes: Sequence[tuple[str, str, bytes]], skus: Sequence[tuple[str, bytes]]
+    ) -> None:
+        self.atp_nodes.extend((node_record_key(sku, node), value) for sku, node, value in nodes)
+        self.atp.extend(skus)
 
     async def dead_letter(self, records: Sequence[DeadLetter]) -> None:
         self.dlq.extend(records)
@@ -144,16 +229,22 @@ class MemoryLedgerReader:
 
 @dataclass(frozen=True)
 class StaticNetworkView:
-    """A NetworkView from plain mappings; the default (empty) means safety stock 0 and
-    no channels, which is the network until a network file is configured."""
+    """A NetworkView (and NodeTerms) from plain mappings; the default (empty) means safety
+    stock and buffer 0 and no channels, which is the network until a network file is
+    configured."""
 
     safety: Mapping[tuple[str, str], int] = field(default_factory=dict)
     """Safety stock by (node_id, sku)."""
     channels: Mapping[str, frozenset[str]] = field(default_factory=dict)
     """Channels served by node_id."""
+    buffers: Mapping[tuple[str, str], int] = field(default_factory=dict)
+    """Buffer by (node_id, sku)."""
 
     def safety_stock(self, node_id: str, sku: str) -> int:
         return self.safety.get((node_id, sku), 0)
+
+    def buffer(self, node_id: str, sku: str) -> int:
+        return self.buffers.get((node_id, sku), 0)
 
     def channels_of(self, node_id: str) -> frozenset[str]:
         return self.channels.get(node_id, frozenset())

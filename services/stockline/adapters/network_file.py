@@ -79,6 +79,7 @@ class StaticEntry(_Entry):
     supplier_lead_time_days: LeadDays
     case_pack: Positive = 1
     moq: Positive = 1
+    buffer: Units = 0
 
     @field_validator("order_up_to")
     @classmethod
@@ -97,6 +98,7 @@ class DynamicEntry(_Entry):
     supplier_lead_time_days: LeadDays
     case_pack: Positive = 1
     moq: Positive = 1
+    buffer: Units = 0
 
     @model_validator(mode="after")
     def _one_of_each(self) -> DynamicEntry:
@@ -124,6 +126,7 @@ class NodePatch(_Entry):
     supplier_lead_time_days: LeadDays | None = None
     case_pack: Positive | None = None
     moq: Positive | None = None
+    buffer: Units | None = None
 
 
 class SkuPatch(NodePatch):

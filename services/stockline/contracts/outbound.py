@@ -1,8 +1,13 @@
-"""Outbound wire messages: the `inventory.atp` snapshot and `inventory.dlq` headers.
+"""Outbound wire messages: the two ATP records (DESIGN.md section 4) and DLQ headers.
 
-An `AtpMessage` is a full snapshot of one SKU (key = sku on the compacted topic):
-every node with a ledger for it, so the latest message per key alone is the truth.
-Readers drop any message whose `version` is not above the last one they applied.
+- `NodeAtpRecord` on `inventory.atp.nodes` (compacted, key `<sku>/<node_id>`): one record
+  per (sku, node) whose values changed in a batch.
+- `SkuAtpRecord` on `inventory.atp` (compacted, key `sku`): the SKU's network and channel
+  ATP, when they changed in a batch.
+
+Both carry the SKU's `version` after the batch, so readers drop any record whose version is
+not above the last one they applied for its key; the latest record per key alone is the
+truth after compaction. The full per-SKU view (every node) is the read API's `AtpMessage`.
 """
 
 from __future__ import annotations
@@ -26,27 +31,71 @@ UTC_PATTERN: Final = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.
 UtcTimestamp = Annotated[str, Field(pattern=UTC_PATTERN)]
 
 
-class NodeAtp(BaseModel):
-    """One node's ledger for the SKU; `atp = max(0, on_hand - reserved - safety_stock)`.
+def node_record_key(sku: str, node_id: str) -> str:
+    """The `inventory.atp.nodes` key of a (sku, node); neither id can contain `/`."""
+    return f"{sku}/{node_id}"
 
-    `on_hand` may be negative (the WMS saw a pick the ledger did not expect).
+
+class NodeAtpRecord(BaseModel):
+    """The value published to `inventory.atp.nodes` for one (sku, node).
+
+    `atp = max(0, on_hand - reserved - held - buffer)`; `on_hand` may be negative (the WMS
+    saw a pick the ledger did not expect).
     """
+
+    model_config = ConfigDict(strict=True, frozen=True)
+
+    sku: str
+    node_id: str
+    version: NonNegative
+    as_of: UtcTimestamp
+    atp: NonNegative
+    on_hand: int
+    reserved: int
+    held: int
+    inbound: int
+    buffer: NonNegative
+
+    def to_bytes(self) -> bytes:
+        """Compact UTF-8 JSON, the Kafka message value."""
+        return self.model_dump_json().encode()
+
+
+class SkuAtpRecord(BaseModel):
+    """The value published to `inventory.atp` for one SKU: network ATP (the sum of node
+    ATPs) and per channel the sum over the nodes serving it (empty without channels)."""
+
+    model_config = ConfigDict(strict=True, frozen=True)
+
+    sku: str
+    version: NonNegative
+    as_of: UtcTimestamp
+    network_atp: NonNegative
+    channels: dict[str, NonNegative] = Field(default_factory=dict)
+
+    def to_bytes(self) -> bytes:
+        """Compact UTF-8 JSON, the Kafka message value."""
+        return self.model_dump_json().encode()
+
+
+class NodeAtp(BaseModel):
+    """One node of the read API's per-SKU view: the buckets, ATP, and the planning level
+    `safety_stock` (shown, not subtracted: DESIGN.md section 3)."""
 
     model_config = ConfigDict(strict=True, frozen=True)
 
     atp: NonNegative
     on_hand: int
     reserved: int
+    held: int
     inbound: int
-    safety_stock: int
+    buffer: NonNegative
+    safety_stock: NonNegative
 
 
 class AtpMessage(BaseModel):
-    """The value published to `inventory.atp`, one per changed SKU per batch.
-
-    `channels` maps a channel name to the ATP summed over the nodes serving it; it is
-    empty when no network file defines channels.
-    """
+    """The read API's full view of one SKU: every node with a ledger for it, network and
+    channel totals, and the SKU's version (its ETag)."""
 
     model_config = ConfigDict(strict=True, frozen=True)
 
@@ -58,7 +107,7 @@ class AtpMessage(BaseModel):
     channels: dict[str, NonNegative] = Field(default_factory=dict)
 
     def to_bytes(self) -> bytes:
-        """Compact UTF-8 JSON, the Kafka message value."""
+        """Compact UTF-8 JSON."""
         return self.model_dump_json().encode()
 
 

@@ -8,6 +8,7 @@ both to the same cases.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -38,12 +39,36 @@ class NodeStock:
     on_hand: int = 0
     reserved: int = 0
     inbound: int = 0
+    held: int = 0
 
-    def atp(self, safety_stock: int = 0) -> int:
-        return max(0, self.on_hand - self.reserved - safety_stock)
+    def atp(self, buffer: int = 0) -> int:
+        """`max(0, on_hand - reserved - held - buffer)`: what can be promised at the node;
+        `buffer` is the policy's units never promised there (DESIGN.md section 3)."""
+        return max(0, self.on_hand - self.reserved - self.held - buffer)
 
     def position(self) -> int:
-        return self.on_hand + self.inbound - self.reserved
+        """`on_hand + inbound - reserved - held`: what replenishment plans against."""
+        return self.on_hand + self.inbound - self.reserved - self.held
+
+
+@dataclass(frozen=True, slots=True)
+class SkuTotals:
+    """A SKU's network ATP (the sum of its node ATPs) and, per channel, the sum over the
+    nodes serving it; a channel appears once a node serving it has a ledger."""
+
+    network_atp: int
+    channels: Mapping[str, int]
+
+
+def sku_totals(
+    atp_by_node: Mapping[str, int], channels_of: Callable[[str], Iterable[str]]
+) -> SkuTotals:
+    """The totals of a SKU from each node's ATP and the channels each node serves."""
+    channels: dict[str, int] = {}
+    for node_id, units in atp_by_node.items():
+        for channel in channels_of(node_id):
+            channels[channel] = channels.get(channel, 0) + units
+    return SkuTotals(sum(atp_by_node.values()), dict(sorted(channels.items())))
 
 
 @dataclass(frozen=True, slots=True)

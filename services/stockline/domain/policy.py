@@ -29,7 +29,8 @@ _NORMAL = NormalDist()
 class StaticPolicy:
     """Min-max: reorder when position ≤ reorder_point, order up to order_up_to.
 
-    `safety_stock` is only what ATP holds back; the levels do not depend on demand.
+    The levels do not depend on demand; `safety_stock` is a planning level shown beside
+    them (DESIGN.md section 3: ATP subtracts only `buffer`).
     """
 
     reorder_point: int
@@ -38,9 +39,11 @@ class StaticPolicy:
     supplier_lead_time_days: int
     case_pack: int = 1
     moq: int = 1
+    buffer: int = 0
+    """Units never promised at the node (ATP subtracts it; planning does not)."""
 
     def __post_init__(self) -> None:
-        _check_terms(self.supplier_lead_time_days, self.case_pack, self.moq)
+        _check_terms(self.supplier_lead_time_days, self.case_pack, self.moq, self.buffer)
         if not 0 <= self.reorder_point <= self.order_up_to:
             raise ValueError("need 0 <= reorder_point <= order_up_to")
         if self.safety_stock < 0:
@@ -62,9 +65,11 @@ class DynamicPolicy:
     supplier_lead_time_days: int
     case_pack: int = 1
     moq: int = 1
+    buffer: int = 0
+    """Units never promised at the node (ATP subtracts it; planning does not)."""
 
     def __post_init__(self) -> None:
-        _check_terms(self.supplier_lead_time_days, self.case_pack, self.moq)
+        _check_terms(self.supplier_lead_time_days, self.case_pack, self.moq, self.buffer)
         if (self.service_level is None) == (self.safety_stock is None):
             raise ValueError("give exactly one of service_level and safety_stock")
         if (self.cover_days is None) == (self.order_up_to_extra is None):
@@ -124,6 +129,8 @@ def _safety_stock(policy: DynamicPolicy, demand: DemandEstimate, lead_time_days:
     return whole_units(z(service_level) * demand.sigma_daily * math.sqrt(lead_time_days))
 
 
-def _check_terms(supplier_lead_time_days: int, case_pack: int, moq: int) -> None:
+def _check_terms(supplier_lead_time_days: int, case_pack: int, moq: int, buffer: int) -> None:
     if supplier_lead_time_days < 1 or case_pack < 1 or moq < 1:
         raise ValueError("supplier_lead_time_days, case_pack and moq must be >= 1")
+    if buffer < 0:
+        raise ValueError("buffer must be >= 0")

@@ -1,8 +1,9 @@
 """Read-side use cases of the HTTP API: availability of SKUs and a node's stock, over a
 read port of the ledger and a view of the network. Nothing here writes stock.
 
-ATP follows DESIGN.md section 3: a node's `atp = max(0, on_hand - reserved - safety_stock)`,
-network ATP is the sum over nodes, a channel's ATP the sum over the nodes serving it.
+ATP follows DESIGN.md section 3: a node's `atp = max(0, on_hand - reserved - held - buffer)`,
+network ATP is the sum over nodes, a channel's ATP the sum over the nodes serving it. The
+planning level `safety_stock` is shown per node, not subtracted.
 """
 
 from __future__ import annotations
@@ -10,13 +11,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
-
-import orjson
+from typing import Protocol
 
 from stockline.contracts.api import BatchAvailability, NodeStockItem, NodeStockPage
 from stockline.contracts.outbound import AtpMessage, NodeAtp, as_of
-from stockline.domain.ledger import NodeStock
+from stockline.domain.ledger import NodeStock, sku_totals
 from stockline.service_layer.ports import SkuSnapshot
 
 
@@ -41,7 +40,11 @@ class NetworkView(Protocol):
     """What the network file says about nodes; answers must be cheap (called per node)."""
 
     def safety_stock(self, node_id: str, sku: str) -> int:
-        """Units of the SKU held back at the node (0 without a policy)."""
+        """The policy's own safety stock of the SKU at the node (0 without a policy)."""
+        ...
+
+    def buffer(self, node_id: str, sku: str) -> int:
+        """Units of the SKU never promised at the node (0 without a policy)."""
         ...
 
     def channels_of(self, node_id: str) -> frozenset[str]:
@@ -69,33 +72,22 @@ class NodeFilter:
 EVERY_NODE = NodeFilter()
 
 
-def node_atp(stock: NodeStock, safety_stock: int) -> NodeAtp:
-    # built from the ledger's integers, so validating them again is pure cost on the hot path
-    return NodeAtp.model_construct(None, **_node_fields(stock, safety_stock))
+def node_atp(stock: NodeStock, buffer: int, safety_stock: int) -> NodeAtp:
+    # built from the ledger's integers, so validating them again is pure cost
+    return NodeAtp.model_construct(None, **_node_fields(stock, buffer, safety_stock))
 
 
-def _node_fields(stock: NodeStock, safety_stock: int) -> dict[str, int]:
-    """One node's `inventory.atp` fields, in the message's order."""
+def _node_fields(stock: NodeStock, buffer: int, safety_stock: int) -> dict[str, int]:
+    """One node's fields in the API's per-SKU view, in the model's order."""
     return {
-        "atp": stock.atp(safety_stock),
+        "atp": stock.atp(buffer),
         "on_hand": stock.on_hand,
         "reserved": stock.reserved,
+        "held": stock.held,
         "inbound": stock.inbound,
+        "buffer": buffer,
         "safety_stock": safety_stock,
     }
-
-
-def channel_totals(
-    atp: dict[str, int], network: NetworkView, only: str | None = None
-) -> dict[str, int]:
-    """ATP per channel over the nodes serving it, from each node's ATP; with `only`, that
-    channel alone (even 0)."""
-    totals: dict[str, int] = {} if only is None else {only: 0}
-    for node_id, units in atp.items():
-        for channel in network.channels_of(node_id):
-            if only is None or channel == only:
-                totals[channel] = totals.get(channel, 0) + units
-    return dict(sorted(totals.items()))
 
 
 def safety_stock(snapshot: SkuSnapshot, node_id: str, network: NetworkView) -> int:
@@ -107,46 +99,27 @@ def safety_stock(snapshot: SkuSnapshot, node_id: str, network: NetworkView) -> i
 def atp_message(
     snapshot: SkuSnapshot, network: NetworkView, at_us: int, where: NodeFilter = EVERY_NODE
 ) -> AtpMessage:
-    """The `inventory.atp` shape of a snapshot, counting only the nodes `where` keeps."""
-    fields = _atp_fields(snapshot, network, at_us, where)
+    """The API's view of a snapshot, counting only the nodes `where` keeps."""
+    sku = snapshot.sku
     nodes = {
-        node_id: NodeAtp.model_construct(None, **node) for node_id, node in fields["nodes"].items()
-    }
-    return AtpMessage.model_construct(**(fields | {"nodes": nodes}))
-
-
-def atp_json(
-    snapshot: SkuSnapshot, network: NetworkView, at_us: int, *, stamp: str | None = None
-) -> bytes:
-    """The Kafka value `atp_message(snapshot, network, at_us).to_bytes()` gives (compact
-    UTF-8 JSON, same fields in the same order), without building the models: the worker
-    publishes one per changed SKU per batch, and the models cost ~100 us for a 20-node
-    snapshot where this costs ~20 us. `stamp`: `as_of(at_us)`, when the caller has it."""
-    return orjson.dumps(_atp_fields(snapshot, network, at_us, EVERY_NODE, stamp))
-
-
-def _atp_fields(
-    snapshot: SkuSnapshot,
-    network: NetworkView,
-    at_us: int,
-    where: NodeFilter,
-    stamp: str | None = None,
-) -> dict[str, Any]:
-    """The `inventory.atp` message as plain data, in its field order."""
-    nodes = {
-        node_id: _node_fields(stock, safety_stock(snapshot, node_id, network))
+        node_id: node_atp(
+            stock, network.buffer(node_id, sku), safety_stock(snapshot, node_id, network)
+        )
         for node_id, stock in snapshot.nodes.items()
         if where.keeps(node_id, network)
     }
-    atp = {node_id: node["atp"] for node_id, node in nodes.items()}
-    return {
-        "sku": snapshot.sku,
-        "version": snapshot.version,
-        "as_of": as_of(at_us) if stamp is None else stamp,
-        "network_atp": sum(atp.values()),
-        "nodes": nodes,
-        "channels": channel_totals(atp, network, where.channel),
-    }
+    totals = sku_totals({n: node.atp for n, node in nodes.items()}, network.channels_of)
+    channels = dict(totals.channels)
+    if where.channel is not None:
+        channels = {where.channel: channels.get(where.channel, 0)}
+    return AtpMessage.model_construct(
+        sku=sku,
+        version=snapshot.version,
+        as_of=as_of(at_us),
+        network_atp=totals.network_atp,
+        nodes=nodes,
+        channels=channels,
+    )
 
 
 @dataclass
@@ -192,5 +165,6 @@ class Availability:
 
     def _item(self, node_id: str, snapshot: SkuSnapshot) -> NodeStockItem:
         safety = safety_stock(snapshot, node_id, self.network)
-        base = node_atp(snapshot.nodes[node_id], safety)
+        buffer = self.network.buffer(node_id, snapshot.sku)
+        base = node_atp(snapshot.nodes[node_id], buffer, safety)
         return NodeStockItem(sku=snapshot.sku, version=snapshot.version, **base.model_dump())

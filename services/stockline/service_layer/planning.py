@@ -1,7 +1,7 @@
 """Levels, channel totals and reorder/rebalance signals for a SKU snapshot (DESIGN.md §5).
 
-A node the network file does not list has no policy: safety_stock 0, no channel, no
-signal. Without a network file at all, every node is such a node.
+A node the network file does not list has no policy: buffer and safety_stock 0, no
+channel, no signal. Without a network file at all, every node is such a node.
 
 Signals are decided only when a SKU's stock changes (a snapshot), since only then can a
 position cross its reorder point; levels move with the daily demand estimate, and a level
@@ -41,6 +41,11 @@ class Planner:
     network: Network | None = None
     alpha: float = 0.2
     horizon_days: int = 28
+
+    @property
+    def enabled(self) -> bool:
+        """Planning runs (and needs each changed SKU's full snapshot) with a network file."""
+        return self.network is not None
 
     def plan(self, snapshot: SkuSnapshot, now_us: int, as_of: str) -> SkuPlan:
         """Levels of every planned node, then one decision per node (see signals.decide)."""
@@ -88,9 +93,9 @@ class Planner:
 
 @dataclass(frozen=True)
 class PolicyView:
-    """The network file seen as the read side's NetworkView: channels per node, and the
-    policy's own safety stock (a fixed one; a demand-driven one is 0 until planning has
-    stored it with the ledger)."""
+    """The network file seen by the ledger step and the read side: channels per node, the
+    policy's buffer (units never promised), and its own safety stock (a fixed one; a
+    demand-driven one is 0 until planning has stored it with the ledger)."""
 
     network: Network | None = None
 
@@ -103,6 +108,11 @@ class PolicyView:
         if self.network is None or not _listed(self.network, node_id):
             return 0
         return self.network.policy_for(sku, node_id).safety_stock or 0
+
+    def buffer(self, node_id: str, sku: str) -> int:
+        if self.network is None or not _listed(self.network, node_id):
+            return 0
+        return self.network.policy_for(sku, node_id).buffer
 
 
 def _listed(network: Network | None, node_id: str) -> bool:

@@ -8,7 +8,7 @@ from itertools import groupby
 from typing import Protocol
 
 from stockline.domain.events import InventoryEvent
-from stockline.domain.ledger import NodeStock, Outcome
+from stockline.domain.ledger import NodeStock, Outcome, SkuTotals
 
 TopicPartition = tuple[str, int]
 
@@ -43,7 +43,7 @@ class Delivery:
 
 @dataclass(frozen=True, slots=True)
 class SkuSnapshot:
-    """Every node's stock of one SKU at one version: what `inventory.atp` publishes."""
+    """Every node's stock of one SKU at one version: what planning and the read API see."""
 
     sku: str
     version: int
@@ -60,20 +60,71 @@ class SkuSnapshot:
 @dataclass(frozen=True, slots=True)
 class PlanMarks:
     """What planning stores per SKU after its signals are out: each planned node's armed
-    state and current safety stock (which the read API shows)."""
+    state and current safety stock (which the read API shows as a planning level)."""
 
     sku: str
     armed: Mapping[str, bool]
     safety_stock: Mapping[str, int]
 
 
+@dataclass(frozen=True, slots=True)
+class NodeState:
+    """One (sku, node) after a batch: what its `inventory.atp.nodes` record carries."""
+
+    node_id: str
+    stock: NodeStock
+    buffer: int
+    atp: int
+    new: bool = field(default=False, compare=False)
+    """No event had touched the node for this SKU before (so the node index gains it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SkuChange:
+    """What one batch changed of one SKU: the nodes whose values changed (or that a
+    redelivered event touches, to publish again), sorted by node id; the SKU's totals when
+    they changed (or on redelivery); and, when the caller asked for it (planning), the
+    SKU's full snapshot. `version` is the SKU's version after the batch."""
+
+    sku: str
+    version: int
+    nodes: tuple[NodeState, ...]
+    totals: SkuTotals | None
+    snapshot: SkuSnapshot | None = field(default=None, compare=False)
+
+
+class NodeTerms(Protocol):
+    """What the atomic step needs to know of a node beyond its events; cheap, per node."""
+
+    def buffer(self, node_id: str, sku: str) -> int:
+        """Units of the SKU never promised at the node (0 without a policy)."""
+        ...
+
+    def channels_of(self, node_id: str) -> frozenset[str]:
+        """The sales channels the node serves (empty when the network does not say)."""
+        ...
+
+
+class NoTerms:
+    """No network file: no buffer, no channels."""
+
+    def buffer(self, node_id: str, sku: str) -> int:
+        return 0
+
+    def channels_of(self, node_id: str) -> frozenset[str]:
+        return frozenset()
+
+
+NO_TERMS: NodeTerms = NoTerms()
+
+
 @dataclass(slots=True)
 class ApplyResult:
     """What a store did with one batch: an outcome per delivery, in delivery order,
-    and a snapshot of every SKU to publish (changed, or seen again after a crash)."""
+    and a change of every SKU to publish (changed, or seen again after a crash)."""
 
     outcomes: list[Outcome] = field(default_factory=list)
-    snapshots: list[SkuSnapshot] = field(default_factory=list)
+    changes: list[SkuChange] = field(default_factory=list)
     went_negative: int = 0  # node ledgers whose on_hand dropped below zero in this batch
 
 
@@ -98,24 +149,30 @@ class LedgerStore(Protocol):
         self,
         deliveries: Sequence[Delivery],
         now_us: int,
-        on_snapshot: Callable[[SkuSnapshot], None] = ...,
+        terms: NodeTerms = ...,
+        on_change: Callable[[SkuChange], None] = ...,
+        *,
+        full: bool = False,
     ) -> ApplyResult:
         """Apply a batch, atomically per SKU and idempotently: an event_id applied within
-        the retention window, or a Kafka offset at or below one applied for that SKU from
-        that partition, changes nothing. `on_snapshot` sees each snapshot of the result as
-        soon as the store has it (possibly again for the same SKU if the store re-runs a
-        call), so the caller's work can overlap the store's."""
+        the retention window, or a Kafka offset at or below one applied for that SKU's
+        shard from that partition, changes nothing. Each touched node's ATP is computed
+        with `terms.buffer`, and the SKU's totals move with it on `terms.channels_of`.
+        `on_change` sees each change of the result as soon as the store has it (possibly
+        again for the same SKU if the store re-runs a call), so the caller's work can
+        overlap the store's. With `full`, each change carries the SKU's whole snapshot."""
         ...
 
     async def record_progress(
         self,
         offsets: Mapping[TopicPartition, int],
-        snapshots: Sequence[SkuSnapshot] = (),
+        indexed: Sequence[tuple[str, str]] = (),
         marks: Sequence[PlanMarks] = (),
     ) -> None:
         """After a batch is applied and published: remember per partition the highest offset
-        below which everything is applied (never lowered), index each snapshot's SKU under
-        its nodes (so a node's stock can be listed), and store the planning marks."""
+        below which everything is applied (never lowered), list each (sku, node) of
+        `indexed` in the node's index (so a node's stock can be listed), and store the
+        planning marks."""
         ...
 
     async def watermarks(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
@@ -126,10 +183,17 @@ class LedgerStore(Protocol):
         """The current stock of a SKU, or None if no event ever touched it."""
         ...
 
+    async def totals(self, sku: str) -> SkuTotals | None:
+        """The SKU's totals as the store keeps them (None before its first change)."""
+        ...
+
 
 class Publisher(Protocol):
-    async def publish_atp(self, messages: Sequence[tuple[str, bytes]]) -> None:
-        """Publish (sku, message) pairs to the ATP topic; returns once the broker has them."""
+    async def publish_atp(
+        self, nodes: Sequence[tuple[str, str, bytes]], skus: Sequence[tuple[str, bytes]]
+    ) -> None:
+        """Publish (sku, node_id, record) to the node ATP topic (key `<sku>/<node_id>`) and
+        (sku, record) to the SKU ATP topic; returns once the broker has them all."""
         ...
 
     async def dead_letter(self, records: Sequence[DeadLetter]) -> None:

@@ -1,7 +1,8 @@
 """The life of a batch of events, top to bottom:
 
-decode -> dead-letter the rejects -> apply to the ledger (one atomic step per SKU)
--> plan (levels, channels, signals) -> publish one ATP snapshot per changed SKU and the
+decode -> dead-letter the rejects -> apply to the ledger (one atomic step per SKU, several
+SKUs of a ledger shard per script call) -> plan (levels, signals; with a network file) ->
+publish one record per changed (sku, node) and one per SKU whose totals changed, and the
 signals -> record progress (applied watermarks, node index, armed states).
 The caller acknowledges the Kafka offsets only after `LedgerPipeline.process` returns,
 so a crash anywhere in between redelivers the batch, and redelivery changes nothing.
@@ -13,14 +14,13 @@ import json
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from stockline.contracts.codec import Rejection, decode
 from stockline.contracts.outbound import as_of, dlq_headers
 from stockline.domain.events import event_type_of
 from stockline.domain.ledger import Outcome
 from stockline.domain.signals import ReorderSignal
-from stockline.service_layer.availability import atp_json
 from stockline.service_layer.planning import Planner, SkuPlan
 from stockline.service_layer.ports import (
     ApplyResult,
@@ -30,9 +30,10 @@ from stockline.service_layer.ports import (
     PlanMarks,
     Publisher,
     RawRecord,
-    SkuSnapshot,
+    SkuChange,
     TopicPartition,
 )
+from stockline.service_layer.records import node_records, sku_record
 
 REJECTED = "rejected"
 
@@ -83,26 +84,32 @@ class LedgerPipeline:
         if rejects:
             await self.publisher.dead_letter(rejects)
         stamp = as_of(now)
-        staged: dict[str, tuple[SkuPlan, tuple[str, bytes]]] = {}
+        nodes: list[tuple[str, str, bytes]] = []
+        skus: list[tuple[str, bytes]] = []
+        plans: dict[str, SkuPlan] = {}
 
-        def stage(snapshot: SkuSnapshot) -> None:
-            """Plan and render each SKU while the store is still applying the rest."""
-            plan = self.planner.plan(snapshot, now, stamp)
-            staged[snapshot.sku] = (plan, self._atp(snapshot, plan, now, stamp))
+        def stage(change: SkuChange) -> None:
+            """Render (and plan) each SKU while the store is still applying the rest."""
+            nodes.extend(node_records(change, stamp))
+            if change.totals is not None:
+                skus.append((change.sku, sku_record(change, stamp)))
+            if change.snapshot is not None:
+                plans[change.sku] = self.planner.plan(change.snapshot, now, stamp)
 
+        planning = self.planner.enabled
         started = time.perf_counter()
-        result = await self.store.apply(deliveries, now, on_snapshot=stage)
+        result = await self.store.apply(deliveries, now, self._view, on_change=stage, full=planning)
         report.apply_seconds = time.perf_counter() - started
-        plans = [staged[s.sku][0] for s in result.snapshots]
-        if plans:
-            await self.publisher.publish_atp([staged[s.sku][1] for s in result.snapshots])
-            await self._publish_signals(plans, report)
+        if nodes or skus:
+            await self.publisher.publish_atp(nodes, skus)
+        await self._publish_signals(list(plans.values()), report)
         # after publishing: a crash before this replays the batch, deciding the same signals
-        marks = [PlanMarks(p.sku, p.armed, _safety(p)) for p in plans if p.levels]
-        await self.store.record_progress(_highest_offsets(records), result.snapshots, marks)
+        marks = [PlanMarks(p.sku, p.armed, _safety(p)) for p in plans.values() if p.levels]
+        indexed = [(c.sku, n.node_id) for c in result.changes for n in c.nodes if n.new]
+        await self.store.record_progress(_highest_offsets(records), indexed, marks)
         self._count(deliveries, result.outcomes, now, report)
         self._freshness(deliveries, result, self.clock(), report)
-        report.atp_messages = len(result.snapshots)
+        report.atp_messages = len(nodes) + len(skus)
         report.went_negative = result.went_negative
         return report
 
@@ -134,13 +141,6 @@ class LedgerPipeline:
         if reorder or rebalance:
             await self.publisher.publish_signals(reorder, rebalance)
 
-    def _atp(self, snapshot: SkuSnapshot, plan: SkuPlan, now: int, stamp: str) -> tuple[str, bytes]:
-        safety = _safety(plan)
-        planned = (
-            snapshot if safety == snapshot.safety_stock else replace(snapshot, safety_stock=safety)
-        )
-        return snapshot.sku, atp_json(planned, self._view, now, stamp=stamp)
-
     @staticmethod
     def _count(
         deliveries: list[Delivery], outcomes: list[Outcome], now: int, report: BatchReport
@@ -154,7 +154,7 @@ class LedgerPipeline:
     def _freshness(
         deliveries: list[Delivery], result: ApplyResult, published: int, report: BatchReport
     ) -> None:
-        changed = {s.sku for s in result.snapshots}
+        changed = {c.sku for c in result.changes}
         report.atp_freshness_s = [
             (published - d.event.occurred_us) / 1e6
             for d, outcome in zip(deliveries, result.outcomes, strict=True)

@@ -37,7 +37,9 @@ class WorkersRunning(RuntimeError):
 class Discard:
     """A Publisher that publishes nothing: a rebuild only recomputes the ledger."""
 
-    async def publish_atp(self, messages: Sequence[tuple[str, bytes]]) -> None:
+    async def publish_atp(
+        self, nodes: Sequence[tuple[str, str, bytes]], skus: Sequence[tuple[str, bytes]]
+    ) -> None:
         return None
 
     async def dead_letter(self, records: Sequence[DeadLetter]) -> None:
@@ -62,7 +64,7 @@ async def rebuild(
     """Replay every input topic into fresh keys, then swap them in (see the module doc)."""
     await _refuse_if_workers_run(settings)
     started = time.monotonic()
-    staging = Keys(f"{settings.key_prefix}-rebuild-{int(time.time())}")
+    staging = Keys(f"{settings.key_prefix}-rebuild-{int(time.time())}", settings.ledger_shards)
     store = RedisLedgerStore(
         redis,  # type: ignore[arg-type]
         keys=staging,
@@ -73,7 +75,8 @@ async def rebuild(
         store, Discard(), settings.retention_us, planner=planner, validate_at_record_time=True
     )
     records = await _replay(settings, pipeline, progress)
-    swapped = await swap_namespace(redis, staging, Keys(settings.key_prefix))  # type: ignore[arg-type]
+    live = Keys(settings.key_prefix, settings.ledger_shards)
+    swapped = await swap_namespace(redis, staging, live)  # type: ignore[arg-type]
     return RebuildReport(records, swapped, time.monotonic() - started)
 
 

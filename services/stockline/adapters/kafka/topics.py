@@ -27,7 +27,9 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
     """Every topic stockline reads or writes, with the settings the design asks for."""
     retention = {"retention.ms": str(int(settings.retention_days * 86_400_000))}
     specs = [TopicSpec(t, settings.partitions, retention) for t in settings.input_topics]
-    specs.append(TopicSpec(settings.atp_topic, settings.partitions, {"cleanup.policy": "compact"}))
+    compacted = {"cleanup.policy": "compact"}
+    for topic in (settings.atp_topic, settings.atp_nodes_topic):
+        specs.append(TopicSpec(topic, settings.partitions, compacted))
     specs.append(
         TopicSpec(settings.dlq_topic, settings.partitions, {"retention.ms": str(4 * _WEEK_MS)})
     )

@@ -1,35 +1,38 @@
 #!lua
--- Apply one SKU's share of a batch, atomically: the rules of domain/ledger.py, in Redis.
--- Validates every argument before the first write (Redis does not roll a script back).
+-- Apply one ledger shard's share of a batch: several SKUs, each atomically, with the rules
+-- of domain/ledger.py. Validates every argument before the first write (Redis does not roll
+-- a script back). Every key is named in KEYS and carries the shard's hash tag (one slot).
 --
--- KEYS[1] ledger hash   fields v (version) and <node>|oh |rs |ib (on_hand, reserved,
---                       inbound; planning adds |ar armed and |ss safety stock)
--- KEYS[2] seen zset     event_id -> applied at (us); trimmed to the retention window
--- KEYS[3] offsets hash  "<topic>|<partition>" -> last applied offset of this SKU there
--- KEYS[4] counts hash   <node>|cu, <node>|ci: the latest count's occurred_us and event_id
--- KEYS[5] demand hash   <node>|<day>: units demanded at the node that UTC day
--- KEYS[6..] the deltas zsets, order lines and supplies the effects name by index
--- ARGV: now_us, retention_us, demand_days, with_demand (0|1), a MessagePack array of
---   events (below), and the caller's cached version and marks version of this SKU (-1 -1
---   when it has none). Events are each [event_id, "<topic>|<partition>", offset, effects],
---   each effect
+-- KEYS[1] seen zset     "<sku>|<event_id>" -> applied at (us); trimmed to the retention window
+-- KEYS[2] offsets hash  "<topic>|<partition>" -> last offset applied to this shard from there
+-- KEYS[3..] per SKU its ledger hash, totals hash and demand hash, and the deltas zsets,
+--           order lines and supplies the effects name by index. Ledger hash fields: v
+--           (version); per node <node>|oh on_hand, |rs reserved, |hd held, |ib inbound,
+--           |at the ATP last published, |bf the buffer it was computed with, |ch the
+--           channels (comma-separated) its |at is counted in, |cu |ci the
+--           latest count's occurred_us and event_id, |td the UTC day its deltas were last
+--           trimmed; planning adds |ar armed and |ss safety stock. Totals hash: n (network
+--           ATP), c|<channel> (channel ATP): sums of the nodes' |at, kept as they change.
+--           Lines and supplies are strings "<a>|<b>|<c>", expiring once they hold nothing.
+-- ARGV: now_us, retention_us, demand_days, flags ('f': reply each changed SKU's full
+--   snapshot, for planning; 'd': and its demand buckets), and a MessagePack array of SKUs,
+--   each [sku, ledger_index, totals_index, demand_index, terms, events]: terms
+--   [[node_id, buffer, [channel, ...]], ...] for every node the events touch, events
+--   [[event_id, "<topic>|<partition>", offset, effects], ...], each effect
 --   [kind, node_id, key_index, a, b, c] with kind
 --     D delta  (a = occurred_us, b = qty)        C count  (a = occurred_us, b = counted_qty)
 --     L line   (a = placed, b = picked, c = 1 if cancelled)
 --     S supply (a = expected, b = received)
 --     Q demand (a = UTC day number, b = units)
--- Returns {version, outcomes, went_negative, nodes, demand, kind, marks_version}: outcomes
--- has one letter per event (a applied, d duplicate event_id, r redelivered offset). When
--- the stock changed or an offset was redelivered, the reply carries the SKU's snapshot, and
--- with with_demand demand is node_id, day, units per bucket (else empty). kind says how:
---   'f' full: nodes has six entries a node: node_id, on_hand, reserved, inbound,
---       armed (1, 0, or -1 unset), safety_stock (-1 unset);
---   'p' patch: the ledger was at the caller's cached versions (field v, and mv, which the
---       caller raises with each write of planning marks), so nodes has only the nodes this
---       call wrote, four entries each: node_id, on_hand, reserved, inbound;
---   ''  no snapshot (nothing changed, nothing redelivered).
+-- Returns per SKU {version, outcomes, went_negative, rows, totals, full, demand}: outcomes
+-- one letter per event (a applied, d duplicate event_id, r redelivered offset); rows eight
+-- entries per node that changed (or that a redelivered event touches): node_id, new (1 when
+-- no event had touched it), atp, on_hand, reserved, held, inbound, buffer; totals
+-- {'n', network, channel, atp, ...} when they changed (or on redelivery), else empty; with
+-- 'f' and a change, full has seven entries per node (node_id, on_hand, reserved, held,
+-- inbound, armed 1/0/-1 unset, safety_stock or -1) and with 'd' demand node, day, units.
 
-local ledger, seen, offsets, counts, demands = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local seen, offsets = KEYS[1], KEYS[2]
 
 local function fail(msg)
   return redis.error_reply('stockline apply: ' .. msg)
@@ -41,11 +44,16 @@ local function int(s)
   return n
 end
 
+local function key_at(i)
+  local n = int(i)
+  return n and n > 2 and KEYS[n] or nil
+end
+
 local KINDS = {D = true, C = true, L = true, S = true, Q = true}
 
 local function parse_effect(x)
   if type(x) ~= 'table' then return nil end
-  local fx = {kind = x[1], node = x[2], key = KEYS[int(x[3]) or 0], a = int(x[4]), b = int(x[5]),
+  local fx = {kind = x[1], node = x[2], key = key_at(x[3]), a = int(x[4]), b = int(x[5]),
               c = int(x[6])}
   if not (KINDS[fx.kind] and type(fx.node) == 'string' and fx.key and fx.a and fx.b and fx.c) then
     return nil
@@ -66,23 +74,50 @@ local function parse_event(x)
   return ev
 end
 
+local function parse_terms(x)
+  if type(x) ~= 'table' then return nil end
+  local terms = {}
+  for _, t in ipairs(x) do
+    if type(t) ~= 'table' or type(t[1]) ~= 'string' or not int(t[2]) or int(t[2]) < 0
+       or type(t[3]) ~= 'table' then
+      return nil
+    end
+    terms[t[1]] = {buffer = int(t[2]), channels = t[3]}
+  end
+  return terms
+end
+
+local function parse_sku(x)
+  if type(x) ~= 'table' or type(x[1]) ~= 'string' or type(x[6]) ~= 'table' then return nil end
+  local sku = {sku = x[1], ledger = key_at(x[2]), totals = key_at(x[3]), demand = key_at(x[4]),
+               terms = parse_terms(x[5]), events = {}}
+  if not (sku.ledger and sku.totals and sku.demand and sku.terms) then return nil end
+  for e, raw in ipairs(x[6]) do
+    sku.events[e] = parse_event(raw)
+    if not sku.events[e] then return nil end
+    for _, fx in ipairs(sku.events[e].effects) do
+      if not sku.terms[fx.node] then return nil end
+    end
+  end
+  return sku
+end
+
 -- Parse and validate everything first.
 local now, retention, demand_days = int(ARGV[1]), int(ARGV[2]), int(ARGV[3])
-local with_demand = ARGV[4] == '1'
-local known_version, known_marks = int(ARGV[6]), int(ARGV[7])
-if not (now and retention and demand_days and known_version and known_marks) then
-  return fail('bad header')
-end
+local flags = ARGV[4] or ''
+if not (now and retention and demand_days) then return fail('bad header') end
+local with_full, with_demand = string.find(flags, 'f', 1, true), string.find(flags, 'd', 1, true)
 local ok, batch = pcall(cmsgpack.unpack, ARGV[5] or '')
 if not ok or type(batch) ~= 'table' then return fail('bad payload') end
-local events = {}
-for e, raw in ipairs(batch) do
-  events[e] = parse_event(raw)
-  if not events[e] then return fail('bad event ' .. e) end
+local skus = {}
+for i, raw in ipairs(batch) do
+  skus[i] = parse_sku(raw)
+  if not skus[i] then return fail('bad sku ' .. i) end
 end
 
 local function fmt(n) return string.format('%d', n) end
 local cutoff = now - retention
+local today = math.floor(now / 86400000000)
 local retention_s = math.max(1, math.ceil(retention / 1000000))
 
 -- Byte order, as Python compares str; Lua's < follows the server's collation locale.
@@ -95,61 +130,111 @@ local function bytes_greater(x, y)
   return #x > #y
 end
 
-local nodes = {}
-local function node_state(node)
-  local s = nodes[node]
-  if s then return s end
-  local v = redis.call('HMGET', ledger, node .. '|oh', node .. '|rs', node .. '|ib')
-  s = {exists = v[1] ~= false, oh = tonumber(v[1]) or 0, rs = tonumber(v[2]) or 0,
-       ib = tonumber(v[3]) or 0}
-  s.oh0, s.rs0, s.ib0 = s.oh, s.rs, s.ib
-  nodes[node] = s
-  return s
+-- Up to 1,000 arguments a command: Lua's unpack has a limit.
+local function chunked(command, key, items, per)
+  local out = {}
+  for start = 1, #items, 1000 * per do
+    local part = {}
+    for k = start, math.min(#items, start + 1000 * per - 1) do part[#part + 1] = items[k] end
+    local reply = redis.call(command, key, unpack(part))
+    if type(reply) == 'table' then
+      for _, v in ipairs(reply) do out[#out + 1] = v end
+    end
+  end
+  return out
 end
 
--- The node's latest count, read once and only by the effects that need it.
-local function load_count(s, node)
-  if s.count_loaded then return end
-  local c = redis.call('HMGET', counts, node .. '|cu', node .. '|ci')
-  s.cu, s.ci, s.count_loaded = tonumber(c[1]), c[2] or nil, true
+-- What the shard already has: applied event ids of this call's events, offsets per partition.
+redis.call('ZREMRANGEBYSCORE', seen, '-inf', '(' .. fmt(cutoff))
+local members, tps, tp_list = {}, {}, {}
+for _, sku in ipairs(skus) do
+  for _, ev in ipairs(sku.events) do
+    ev.member = sku.sku .. '|' .. ev.id
+    members[#members + 1] = ev.member
+    if not tps[ev.tp] then tps[ev.tp] = true; tp_list[#tp_list + 1] = ev.tp end
+  end
+end
+local applied_before = {}
+if #members > 0 then
+  local scores = chunked('ZMSCORE', seen, members, 1)
+  for k, member in ipairs(members) do
+    if scores[k] then applied_before[member] = true end
+  end
+end
+local tp_offsets = {}
+if #tp_list > 0 then
+  local stored = redis.call('HMGET', offsets, unpack(tp_list))
+  for k, tp in ipairs(tp_list) do tp_offsets[tp] = tonumber(stored[k]) or -1 end
+end
+local tp_start = {}
+for tp, offset in pairs(tp_offsets) do tp_start[tp] = offset end
+
+local FIELDS = {'oh', 'rs', 'hd', 'ib', 'at', 'bf', 'ch', 'cu', 'ci', 'td'}
+
+-- Every node this SKU's events touch, read in one HMGET with the version.
+local function load_nodes(sku)
+  local fields, order = {'v'}, {}
+  for node, _ in pairs(sku.terms) do
+    order[#order + 1] = node
+    for _, f in ipairs(FIELDS) do fields[#fields + 1] = node .. '|' .. f end
+  end
+  local v = chunked('HMGET', sku.ledger, fields, 1)
+  local nodes = {}
+  for k, node in ipairs(order) do
+    local b = 1 + (k - 1) * #FIELDS
+    local s = {exists = v[b + 1] ~= false, oh = tonumber(v[b + 1]) or 0,
+               rs = tonumber(v[b + 2]) or 0, hd = tonumber(v[b + 3]) or 0,
+               ib = tonumber(v[b + 4]) or 0, at = tonumber(v[b + 5]),
+               bf = tonumber(v[b + 6]), ch = v[b + 7] or nil, cu = tonumber(v[b + 8]),
+               ci = v[b + 9] or nil, td = tonumber(v[b + 10]) or -1}
+    s.oh0, s.rs0, s.hd0, s.ib0 = s.oh, s.rs, s.hd, s.ib
+    nodes[node] = s
+  end
+  return tonumber(v[1]) or 0, nodes
 end
 
 local function delta(s, fx, id)
-  load_count(s, fx.node)
   if s.cu and fx.a <= s.cu then return end -- already inside the latest count
   s.oh = s.oh + fx.b
   redis.call('ZADD', fx.key, fmt(fx.a), fmt(fx.b) .. '|' .. id)
-  redis.call('ZREMRANGEBYSCORE', fx.key, '-inf', '(' .. fmt(cutoff))
+  if s.td < today then -- deltas older than the window: no accepted count can precede them
+    redis.call('ZREMRANGEBYSCORE', fx.key, '-inf', '(' .. fmt(cutoff))
+    s.td, s.dirty = today, true
+  end
 end
 
 local function count(s, fx, id)
-  load_count(s, fx.node)
   if s.cu and (fx.a < s.cu or (fx.a == s.cu and not bytes_greater(id, s.ci))) then return end
   local later = redis.call('ZRANGEBYSCORE', fx.key, '(' .. fmt(fx.a), '+inf')
   local sum = 0
   for _, member in ipairs(later) do sum = sum + tonumber(string.match(member, '^(-?%d+)|')) end
   redis.call('ZREMRANGEBYSCORE', fx.key, '-inf', fmt(fx.a))
-  s.cu, s.ci, s.oh, s.recounted = fx.a, id, fx.b + sum, true
+  s.cu, s.ci, s.oh, s.dirty = fx.a, id, fx.b + sum, true
 end
 
--- An order line or a supply: two running sums and a flag; kept while it holds stock.
+-- An order line or a supply: two running sums and a flag; expires once it holds nothing.
 local function tally(key, a, b, c, open)
-  local v = redis.call('HMGET', key, 'a', 'b', 'c')
-  local old = open(tonumber(v[1]) or 0, tonumber(v[2]) or 0, v[3] == '1')
-  local na, nb, nc = (tonumber(v[1]) or 0) + a, (tonumber(v[2]) or 0) + b, v[3] == '1' or c == 1
-  redis.call('HSET', key, 'a', fmt(na), 'b', fmt(nb), 'c', nc and '1' or '0')
+  local v = redis.call('GET', key)
+  local oa, ob, oc = 0, 0, false
+  if v then
+    local x, y, z = string.match(v, '^(-?%d+)|(-?%d+)|(%d)$')
+    oa, ob, oc = tonumber(x), tonumber(y), z == '1'
+  end
+  local na, nb, nc = oa + a, ob + b, oc or c == 1
   local new = open(na, nb, nc)
-  if new == 0 then redis.call('EXPIRE', key, retention_s) else redis.call('PERSIST', key) end
-  return new - old
+  local text = fmt(na) .. '|' .. fmt(nb) .. '|' .. (nc and '1' or '0')
+  if new == 0 then redis.call('SET', key, text, 'EX', retention_s)
+  else redis.call('SET', key, text) end -- a SET without EX also clears an earlier expiry
+  return new - open(oa, ob, oc)
 end
 
 -- A day's demand; a new day's field also drops the week of days that just left the horizon.
-local function demand(fx)
+local function demand(key, fx)
   local prefix = fx.node .. '|'
-  if redis.call('HINCRBY', demands, prefix .. fmt(fx.a), fx.b) == fx.b then
+  if redis.call('HINCRBY', key, prefix .. fmt(fx.a), fx.b) == fx.b then
     local gone = {}
-    for day = fx.a - demand_days - 7, fx.a - demand_days do table.insert(gone, prefix .. fmt(day)) end
-    redis.call('HDEL', demands, unpack(gone))
+    for day = fx.a - demand_days - 7, fx.a - demand_days do gone[#gone + 1] = prefix .. fmt(day) end
+    redis.call('HDEL', key, unpack(gone))
   end
 end
 
@@ -162,76 +247,80 @@ local function inbound(expected, received)
   return math.max(0, expected - received)
 end
 
-local head = redis.call('HMGET', ledger, 'v', 'mv')
-local version0, marks0 = tonumber(head[1]) or 0, tonumber(head[2]) or 0
-local patchable = known_version >= 0 and known_version == version0 and known_marks == marks0
-
-redis.call('ZREMRANGEBYSCORE', seen, '-inf', '(' .. fmt(cutoff))
-local tp_offsets, outcomes, redelivered = {}, {}, false
-for e, ev in ipairs(events) do
-  if tp_offsets[ev.tp] == nil then
-    tp_offsets[ev.tp] = tonumber(redis.call('HGET', offsets, ev.tp)) or -1
+local function apply_event(sku, nodes, ev)
+  for _, fx in ipairs(ev.effects) do
+    local s = nodes[fx.node]
+    s.touched = true
+    if fx.kind == 'D' then delta(s, fx, ev.id)
+    elseif fx.kind == 'C' then count(s, fx, ev.id)
+    elseif fx.kind == 'L' then s.rs = s.rs + tally(fx.key, fx.a, fx.b, fx.c, reserved)
+    elseif fx.kind == 'Q' then demand(sku.demand, fx)
+    else s.ib = s.ib + tally(fx.key, fx.a, fx.b, fx.c, inbound) end
   end
-  if ev.offset <= tp_offsets[ev.tp] then
-    outcomes[e], redelivered = 'r', true
-  else
-    tp_offsets[ev.tp] = ev.offset
-    if redis.call('ZSCORE', seen, ev.id) then
-      outcomes[e] = 'd'
+end
+
+-- The events in order: an offset the shard had applied before this call (or that came
+-- twice in it), or an applied event_id, changes nothing.
+local new_members, in_call = {}, {}
+local function apply_events(sku, nodes)
+  local outcomes, again = {}, {}
+  for e, ev in ipairs(sku.events) do
+    local at = ev.tp .. '#' .. fmt(ev.offset)
+    if ev.offset <= tp_start[ev.tp] or in_call[at] then
+      outcomes[e] = 'r'
+      for _, fx in ipairs(ev.effects) do again[fx.node] = true end
     else
-      outcomes[e] = 'a'
-      redis.call('ZADD', seen, fmt(now), ev.id)
-      for _, fx in ipairs(ev.effects) do
-        local s = node_state(fx.node)
-        if fx.kind == 'D' then delta(s, fx, ev.id)
-        elseif fx.kind == 'C' then count(s, fx, ev.id)
-        elseif fx.kind == 'L' then s.rs = s.rs + tally(fx.key, fx.a, fx.b, fx.c, reserved)
-        elseif fx.kind == 'Q' then demand(fx)
-        else s.ib = s.ib + tally(fx.key, fx.a, fx.b, fx.c, inbound) end
+      in_call[at] = true
+      if ev.offset > tp_offsets[ev.tp] then tp_offsets[ev.tp] = ev.offset end
+      if applied_before[ev.member] then
+        outcomes[e] = 'd'
+      else
+        outcomes[e] = 'a'
+        applied_before[ev.member] = true
+        new_members[#new_members + 1] = fmt(now)
+        new_members[#new_members + 1] = ev.member
+        apply_event(sku, nodes, ev)
       end
     end
   end
+  return table.concat(outcomes), again
 end
 
-for tp, offset in pairs(tp_offsets) do
-  if offset >= 0 then redis.call('HSET', offsets, tp, fmt(offset)) end
-end
-
-local changed, went_negative = false, 0
-for node, s in pairs(nodes) do
-  redis.call('HSET', ledger, node .. '|oh', fmt(s.oh), node .. '|rs', fmt(s.rs), node .. '|ib', fmt(s.ib))
-  if s.recounted then redis.call('HSET', counts, node .. '|cu', fmt(s.cu), node .. '|ci', s.ci) end
-  if not s.exists or s.oh ~= s.oh0 or s.rs ~= s.rs0 or s.ib ~= s.ib0 then changed = true end
-  if s.oh < 0 and s.oh0 >= 0 then went_negative = went_negative + 1 end
-end
-
-local version = version0
-if changed then version = redis.call('HINCRBY', ledger, 'v', 1) end
-
-local function demand_buckets()
-  local demand = {}
-  if with_demand then
-    local days = redis.call('HGETALL', demands)
-    for k = 1, #days, 2 do
-      local dnode, day = string.match(days[k], '^(.+)|(%d+)$')
-      table.insert(demand, dnode); table.insert(demand, tonumber(day))
-      table.insert(demand, tonumber(days[k + 1]))
-    end
-  end
-  return demand
-end
-
--- The nodes this call wrote: the caller's cached snapshot plus these is the snapshot.
-local function patch()
+-- The totals move by each node's ATP change, on the channels it serves (a node whose
+-- channels changed leaves its old ones and joins the new ones). A channel, once some
+-- node served it, keeps its field.
+local function split(text)
   local out = {}
-  for node, s in pairs(nodes) do
-    for _, value in ipairs({node, s.oh, s.rs, s.ib}) do table.insert(out, value) end
+  for channel in string.gmatch(text or '', '[^,]+') do out[#out + 1] = channel end
+  return out
+end
+
+local function update_totals(sku, moves, redelivered)
+  if #moves == 0 and not redelivered then return {} end
+  local flat = redis.call('HGETALL', sku.totals)
+  local t, before = {}, {}
+  for k = 1, #flat, 2 do t[flat[k]] = tonumber(flat[k + 1]); before[flat[k]] = t[flat[k]] end
+  local function add(f, by) t[f] = (t[f] or 0) + by end
+  for _, m in ipairs(moves) do
+    add('n', m.atp - m.old_atp)
+    for _, channel in ipairs(m.old_channels) do add('c|' .. channel, -m.old_atp) end
+    for _, channel in ipairs(m.channels) do add('c|' .. channel, m.atp) end
+  end
+  local write, changed = {}, false
+  for f, v in pairs(t) do
+    if before[f] ~= v then changed = true; write[#write + 1] = f; write[#write + 1] = fmt(v) end
+  end
+  if #write > 0 then redis.call('HSET', sku.totals, unpack(write)) end
+  if not (changed or redelivered) then return {} end
+  local out = {'n', t.n or 0}
+  for f, v in pairs(t) do
+    if f ~= 'n' then out[#out + 1] = string.sub(f, 3); out[#out + 1] = v end
   end
   return out
 end
 
--- The snapshot, read back in the script so the caller gets plain integers.
-local function snapshot()
+-- The SKU's full snapshot, read back for planning.
+local function full_snapshot(ledger)
   local flat, nodes, order = redis.call('HGETALL', ledger), {}, {}
   for k = 1, #flat, 2 do
     local field = flat[k]
@@ -239,24 +328,88 @@ local function snapshot()
       local node = string.sub(field, 1, -4)
       local n = nodes[node]
       if not n then n = {}; nodes[node] = n; order[#order + 1] = node end
-      n[string.sub(field, -2)] = tonumber(flat[k + 1])
+      n[string.sub(field, -2)] = flat[k + 1]
     end
   end
   local out = {}
   for _, node in ipairs(order) do
     local n = nodes[node]
-    if n.oh or n.rs or n.ib then
-      for _, value in ipairs({node, n.oh or 0, n.rs or 0, n.ib or 0, n.ar or -1, n.ss or -1}) do
-        table.insert(out, value)
+    if n.oh then
+      for _, value in ipairs({node, tonumber(n.oh), tonumber(n.rs or 0), tonumber(n.hd or 0),
+                              tonumber(n.ib or 0), tonumber(n.ar or -1), tonumber(n.ss or -1)}) do
+        out[#out + 1] = value
       end
     end
   end
   return out
 end
 
-local kind, nodes_out, demand_out = '', {}, {}
-if changed or redelivered then
-  if patchable then kind, nodes_out = 'p', patch() else kind, nodes_out = 'f', snapshot() end
-  demand_out = demand_buckets()
+local function demand_buckets(key)
+  local out, days = {}, redis.call('HGETALL', key)
+  for k = 1, #days, 2 do
+    local dnode, day = string.match(days[k], '^(.+)|(%d+)$')
+    out[#out + 1] = dnode; out[#out + 1] = tonumber(day); out[#out + 1] = tonumber(days[k + 1])
+  end
+  return out
 end
-return {version, table.concat(outcomes), went_negative, nodes_out, demand_out, kind, marks0}
+
+local function apply_sku(sku)
+  local version, nodes = load_nodes(sku)
+  local outcomes, again = apply_events(sku, nodes)
+  local rows, moves, write, went_negative, changed = {}, {}, {}, 0, false
+  for node, s in pairs(nodes) do
+    local buffer, channels = sku.terms[node].buffer, sku.terms[node].channels
+    local atp = math.max(0, s.oh - s.rs - s.hd - buffer)
+    local served = table.concat(channels, ',')
+    local moved = s.touched and (not s.exists or s.oh ~= s.oh0 or s.rs ~= s.rs0
+      or s.hd ~= s.hd0 or s.ib ~= s.ib0 or s.at ~= atp or s.bf ~= buffer or (s.ch or '') ~= served)
+    if moved then
+      changed = true
+      moves[#moves + 1] = {atp = atp, old_atp = s.at or 0, channels = channels,
+                           old_channels = split(s.ch)}
+      for _, kv in ipairs({{'oh', s.oh}, {'rs', s.rs}, {'hd', s.hd}, {'ib', s.ib}, {'at', atp},
+                           {'bf', buffer}}) do
+        write[#write + 1] = node .. '|' .. kv[1]; write[#write + 1] = fmt(kv[2])
+      end
+      write[#write + 1] = node .. '|ch'; write[#write + 1] = served
+      if s.oh < 0 and s.oh0 >= 0 then went_negative = went_negative + 1 end
+    end
+    if s.dirty then
+      if s.cu then
+        write[#write + 1] = node .. '|cu'; write[#write + 1] = fmt(s.cu)
+        write[#write + 1] = node .. '|ci'; write[#write + 1] = s.ci
+      end
+      write[#write + 1] = node .. '|td'; write[#write + 1] = fmt(s.td)
+    end
+    if moved or (again[node] and s.exists) then
+      for _, value in ipairs({node, s.exists and 0 or 1, atp, s.oh, s.rs, s.hd, s.ib, buffer}) do
+        rows[#rows + 1] = value
+      end
+    end
+  end
+  if changed then
+    version = version + 1
+    write[#write + 1] = 'v'; write[#write + 1] = fmt(version)
+  end
+  if #write > 0 then chunked('HSET', sku.ledger, write, 2) end
+  local redelivered = false
+  for node, _ in pairs(again) do redelivered = redelivered or nodes[node].exists end
+  local totals = update_totals(sku, moves, redelivered)
+  local full, buckets = {}, {}
+  if with_full and (changed or redelivered) then
+    full = full_snapshot(sku.ledger)
+    if with_demand then buckets = demand_buckets(sku.demand) end
+  end
+  return {version, outcomes, went_negative, rows, totals, full, buckets}
+end
+
+local replies = {}
+for i, sku in ipairs(skus) do replies[i] = apply_sku(sku) end
+
+if #new_members > 0 then chunked('ZADD', seen, new_members, 2) end
+local moved_tps = {}
+for tp, offset in pairs(tp_offsets) do
+  if offset ~= tp_start[tp] then moved_tps[#moved_tps + 1] = tp; moved_tps[#moved_tps + 1] = fmt(offset) end
+end
+if #moved_tps > 0 then redis.call('HSET', offsets, unpack(moved_tps)) end
+return replies

@@ -1,14 +1,21 @@
 """Every Redis key stockline writes, in one place.
 
-A SKU's keys carry the `{sku}` hash tag, so they share one Redis Cluster slot and one
-script can touch them all. SKU and node ids cannot contain braces or `|` (DESIGN.md
-section 2), so the tag is unambiguous, and so is a `|` after a node id: ids of nodes may
-contain `:`, and order, ASN and transfer ids are free text.
+A SKU's keys carry the hash tag of its ledger shard, `{<shard>}`, where the shard is a fixed
+hash of the SKU (CRC-32 modulo the shard count, DESIGN.md section 8): all keys of one SKU,
+and of every SKU in the same shard, share one Redis Cluster slot, so one script call can
+apply several SKUs. Changing the shard count moves SKUs between shards: it needs
+`stockline rebuild`. SKU and node ids cannot contain braces, `|` or `/` (DESIGN.md section
+2), so the tag is unambiguous, and so is a `|` after an id: order, ASN and transfer ids are
+free text.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from stockline.domain.shards import shard_of
+
+DEFAULT_SHARDS = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,39 +23,51 @@ class Keys:
     """Key builders under one namespace prefix (a deployment, or a test)."""
 
     prefix: str = "stockline"
+    shards: int = field(default=DEFAULT_SHARDS)
+
+    def shard(self, sku: str) -> int:
+        """The ledger shard of a SKU: the same on every process with the same shard count."""
+        return shard_of(sku, self.shards)
+
+    def tag(self, sku: str) -> str:
+        """`<prefix>:{<shard>}`, the start of every key of the SKU."""
+        return f"{self.prefix}:{{{self.shard(sku)}}}"
+
+    def seen(self, shard: int) -> str:
+        """Sorted set: `<sku>|<event_id>` applied within the retention window, scored by
+        apply time, for every SKU of the shard."""
+        return f"{self.prefix}:{{{shard}}}:seen"
+
+    def offsets(self, shard: int) -> str:
+        """Hash: per topic-partition, the last offset applied to the shard from there."""
+        return f"{self.prefix}:{{{shard}}}:offsets"
 
     def ledger(self, sku: str) -> str:
-        """Hash: version `v`; per node on_hand `|oh`, reserved `|rs`, inbound `|ib`, and
-        what planning stored: armed `|ar`, safety stock `|ss`."""
-        return f"{self.prefix}:{{{sku}}}:ledger"
+        """Hash: version `v`; per node on_hand `|oh`, reserved `|rs`, held `|hd`, inbound
+        `|ib`, the ATP last published `|at` with its buffer `|bf`, the latest count `|cu`
+        `|ci`, the day its deltas were last trimmed `|td`, and what planning stored: armed
+        `|ar`, safety stock `|ss`."""
+        return f"{self.tag(sku)}:l:{sku}"
 
-    def seen(self, sku: str) -> str:
-        """Sorted set: event_ids applied within the retention window, scored by apply time."""
-        return f"{self.prefix}:{{{sku}}}:seen"
-
-    def offsets(self, sku: str) -> str:
-        """Hash: per topic-partition, the last offset applied to this SKU."""
-        return f"{self.prefix}:{{{sku}}}:offsets"
-
-    def counts(self, sku: str) -> str:
-        """Hash: per node, the latest cycle count's occurred_us (`|cu`) and event_id (`|ci`)."""
-        return f"{self.prefix}:{{{sku}}}:counts"
+    def totals(self, sku: str) -> str:
+        """Hash: network ATP `n` and per channel `c|<channel>`, kept as node ATPs change."""
+        return f"{self.tag(sku)}:t:{sku}"
 
     def demand(self, sku: str) -> str:
         """Hash: `<node>|<day>` -> units demanded at the node on that UTC day number."""
-        return f"{self.prefix}:{{{sku}}}:demand"
+        return f"{self.tag(sku)}:q:{sku}"
 
     def deltas(self, sku: str, node_id: str) -> str:
         """Sorted set: deltas newer than the latest count, `qty|event_id` scored by occurred_us."""
-        return f"{self.prefix}:{{{sku}}}:deltas:{node_id}"
+        return f"{self.tag(sku)}:d:{sku}|{node_id}"
 
     def line(self, sku: str, node_id: str, order_id: str) -> str:
-        """Hash: one order line's placed and picked sums and its cancelled flag."""
-        return f"{self.prefix}:{{{sku}}}:line:{node_id}|{order_id}"
+        """String `placed|picked|cancelled`: one order line's sums and its cancelled flag."""
+        return f"{self.tag(sku)}:o:{sku}|{node_id}|{order_id}"
 
     def supply(self, sku: str, node_id: str, supply_id: str) -> str:
-        """Hash: one inbound supply's (ASN or transfer) expected and received sums."""
-        return f"{self.prefix}:{{{sku}}}:supply:{node_id}|{supply_id}"
+        """String `expected|received|0`: one inbound supply's (ASN or transfer) sums."""
+        return f"{self.tag(sku)}:s:{sku}|{node_id}|{supply_id}"
 
     def node_skus(self, node_id: str) -> str:
         """Sorted set (all scores 0, so ordered by SKU): every SKU with a ledger at the node."""
@@ -60,4 +79,4 @@ class Keys:
 
     def sku_pattern(self) -> str:
         """Glob matching every SKU's ledger hash (for scans)."""
-        return f"{self.prefix}:{{*}}:ledger"
+        return f"{self.prefix}:{{*}}:l:*"

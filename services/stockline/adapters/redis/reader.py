@@ -9,7 +9,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from stockline.adapters.redis.keys import Keys
-from stockline.adapters.redis.store import snapshot_from_hash
+from stockline.adapters.redis.replies import snapshot_from_hash
 from stockline.service_layer.ports import SkuSnapshot
 
 

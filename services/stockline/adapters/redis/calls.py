@@ -1,0 +1,94 @@
+"""The apply script's arguments: one call per ledger shard, several SKUs in it (the
+argument protocol is documented at the top of apply.lua)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import msgpack
+
+from stockline.adapters.redis.keys import Keys
+from stockline.domain.effects import (
+    Count,
+    Delta,
+    Demand,
+    Effect,
+    LineChange,
+    SupplyChange,
+    effects_of,
+)
+from stockline.service_layer.ports import Delivery, NodeTerms
+
+Group = tuple[str, list[tuple[int, Delivery]]]
+"""A SKU and its deliveries in arrival order, with their indexes in the batch."""
+Call = tuple[list[str], list[str | int | bytes]]
+"""KEYS and ARGV of one script call."""
+
+
+class CallEncoder:
+    """Builds the KEYS and ARGV of one shard's call."""
+
+    def __init__(self, keys: Keys, retention_us: int, demand_days: int) -> None:
+        self._keys = keys
+        self._retention_us = retention_us
+        self._demand_days = demand_days
+
+    def encode(self, groups: list[Group], now_us: int, terms: NodeTerms, flags: str) -> Call:
+        """One call for SKUs that share a shard (the caller grouped them)."""
+        k = self._keys
+        shard = k.shard(groups[0][0])
+        names = [k.seen(shard), k.offsets(shard)]
+        index: dict[str, int] = {}
+
+        def key_index(key: str) -> int:
+            found = index.get(key)
+            if found is None:
+                names.append(key)
+                found = index[key] = len(names)  # Lua's KEYS is 1-based
+            return found
+
+        skus = [self._sku(sku, group, terms, key_index) for sku, group in groups]
+        # one packed argument: redis-py encodes each argument in Python, msgpack in C
+        payload: bytes = msgpack.packb(skus)
+        return names, [now_us, self._retention_us, self._demand_days, flags, payload]
+
+    def _sku(
+        self,
+        sku: str,
+        group: list[tuple[int, Delivery]],
+        terms: NodeTerms,
+        key_index: Callable[[str], int],
+    ) -> list[object]:
+        k = self._keys
+        nodes: dict[str, list[object]] = {}
+        events = []
+        for _, d in group:
+            effects = []
+            for effect in effects_of(d.event):
+                node = effect.node_id
+                if node not in nodes:
+                    nodes[node] = [node, terms.buffer(node, sku), sorted(terms.channels_of(node))]
+                effects.append(self._effect_args(sku, effect, key_index))
+            events.append([d.event.event_id, f"{d.topic}|{d.partition}", d.offset, effects])
+        ledger, totals, demand = k.ledger(sku), k.totals(sku), k.demand(sku)
+        indexes = [key_index(ledger), key_index(totals), key_index(demand)]
+        return [sku, *indexes, list(nodes.values()), events]
+
+    def _effect_args(
+        self, sku: str, effect: Effect, key_index: Callable[[str], int]
+    ) -> list[str | int]:
+        node = effect.node_id
+        match effect:
+            case Delta(occurred_us=at, qty=qty):
+                return ["D", node, key_index(self._keys.deltas(sku, node)), at, qty, 0]
+            case Count(occurred_us=at, counted_qty=counted):
+                return ["C", node, key_index(self._keys.deltas(sku, node)), at, counted, 0]
+            case LineChange(order_id=order_id, placed=placed, picked=picked, cancelled=cancelled):
+                key = key_index(self._keys.line(sku, node, order_id))
+                return ["L", node, key, placed, picked, int(cancelled)]
+            case SupplyChange(supply_id=supply_id, expected=expected, received=received):
+                key = key_index(self._keys.supply(sku, node, supply_id))
+                return ["S", node, key, expected, received, 0]
+            case Demand(day=day, units=units):
+                return ["Q", node, key_index(self._keys.demand(sku)), day, units, 0]
+        raise TypeError(f"unknown effect {effect!r}")

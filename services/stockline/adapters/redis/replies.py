@@ -1,0 +1,137 @@
+"""Reading what Redis answers: the apply script's replies and the ledger hashes, shared by
+the store and the read side."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from stockline.domain.ledger import NodeStock, SkuTotals
+from stockline.service_layer.ports import NodeState, SkuChange, SkuSnapshot
+
+_STOCK = {"oh": "on_hand", "rs": "reserved", "ib": "inbound", "hd": "held"}
+
+
+def change_of(
+    sku: str,
+    version: int,
+    rows: list[Any],
+    totals: list[Any],
+    whole: list[Any],
+    demand: list[Any],
+    *,
+    full: bool,
+) -> SkuChange | None:
+    """A SKU's change from its part of the apply script's reply, or None when the batch
+    neither changed nor redelivered anything of it. The script sends numbers as integer
+    replies, so they arrive as ints."""
+    if not rows and not totals:
+        return None
+    nodes = []
+    row = iter(rows)
+    for name, new, atp, on_hand, reserved, held, inbound, buffer in zip(*[row] * 8, strict=True):
+        stock = NodeStock(on_hand, reserved, inbound, held)
+        nodes.append(NodeState(_text(name), stock, buffer, atp, new == 1))
+    nodes.sort(key=_node_id)
+    snapshot = _full_snapshot(sku, version, whole, demand) if full else None
+    return SkuChange(sku, version, tuple(nodes), _totals(totals), snapshot)
+
+
+def _node_id(state: NodeState) -> str:
+    return state.node_id
+
+
+def _totals(flat_totals: list[Any]) -> SkuTotals | None:
+    """`['n', network, channel, atp, ...]` as the script sends it (empty: not included)."""
+    if not flat_totals:
+        return None
+    cell = iter(flat_totals)
+    found = {_text(name): units for name, units in zip(cell, cell, strict=True)}
+    network = found.pop("n")
+    return SkuTotals(network, dict(sorted(found.items())))
+
+
+def _full_snapshot(sku: str, version: int, whole: list[Any], demand: list[Any]) -> SkuSnapshot:
+    """Seven entries a node: node, on_hand, reserved, held, inbound, armed or -1,
+    safety_stock or -1; three a demand bucket."""
+    stock: dict[str, NodeStock] = {}
+    armed: dict[str, bool] = {}
+    safety: dict[str, int] = {}
+    row = iter(whole)
+    for name, on_hand, reserved, held, inbound, arm, units in zip(*[row] * 7, strict=True):
+        node = _text(name)
+        stock[node] = NodeStock(on_hand, reserved, inbound, held)
+        if arm >= 0:
+            armed[node] = arm == 1
+        if units >= 0:
+            safety[node] = units
+    ordered = dict(sorted(stock.items()))
+    return SkuSnapshot(sku, version, ordered, _demand(demand), armed, safety)
+
+
+def _demand(demand: list[Any]) -> dict[str, dict[int, int]]:
+    """Per node, units per day, from the script's three entries a bucket."""
+    buckets: dict[str, dict[int, int]] = {}
+    cell = iter(demand)
+    for node, day, units in zip(cell, cell, cell, strict=True):
+        buckets.setdefault(_text(node), {})[day] = units
+    return dict(sorted(buckets.items()))
+
+
+def snapshot_from_hash(sku: str, fields: Sequence[Any]) -> SkuSnapshot | None:
+    """A SKU's snapshot from its ledger hash as [field, value, ...]; None when empty. No
+    demand: that lives in its own hash."""
+    if not fields:
+        return None
+    version = 0
+    nodes: dict[str, dict[str, int]] = {}
+    armed: dict[str, bool] = {}
+    safety: dict[str, int] = {}
+    for field, value in pairs(fields):
+        if field == "v":
+            version = int(value)
+            continue
+        node, _, kind = field.rpartition("|")
+        if kind in _STOCK:
+            nodes.setdefault(node, {})[_STOCK[kind]] = int(value)
+        elif kind == "ar":
+            armed[node] = value == "1"
+        elif kind == "ss":
+            safety[node] = int(value)
+    stock = {node: NodeStock(**values) for node, values in sorted(nodes.items()) if values}
+    return SkuSnapshot(sku, version, stock, {}, armed, safety)
+
+
+def totals_from_hash(fields: Sequence[Any]) -> SkuTotals | None:
+    """A SKU's totals from its totals hash (`n`, `c|<channel>`); None when empty."""
+    found = dict(pairs(fields))
+    if "n" not in found:
+        return None
+    channels = {f[2:]: int(v) for f, v in found.items() if f.startswith("c|")}
+    return SkuTotals(int(found["n"]), dict(sorted(channels.items())))
+
+
+def parse_demand(fields: list[tuple[str, str]]) -> dict[str, dict[int, int]]:
+    """Per node, units per day, from the demand hash's `<node>|<day>` fields."""
+    demand: dict[str, dict[int, int]] = {}
+    for field, value in fields:
+        node, _, day = field.rpartition("|")
+        demand.setdefault(node, {})[int(day)] = int(value)
+    return dict(sorted(demand.items()))
+
+
+def pairs(fields: Sequence[Any]) -> Iterator[tuple[str, str]]:
+    """(field, value) text pairs of a hash given as [field, value, field, value, ...]."""
+    for i in range(0, len(fields), 2):
+        yield _text(fields[i]), _text(fields[i + 1])
+
+
+def flat(reply: Any) -> list[Any]:
+    """HGETALL as [field, value, ...], whether the client gave a dict or a list."""
+    if isinstance(reply, dict):
+        return [item for pair in reply.items() for item in pair]
+    return list(reply)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
