@@ -83,7 +83,8 @@ async def test_a_sku_is_listed_at_each_node_it_reaches_batch_after_batch(pair: P
         deliveries = [Delivery(e, "seed", 0, offset + n) for n, e in enumerate(events)]
         offset += len(events)
         result = await pair.store.apply(deliveries, T0)
-        await pair.store.record_progress({("seed", 0): offset - 1}, result.snapshots)
+        indexed = [(c.sku, n.node_id) for c in result.changes for n in c.nodes if n.new]
+        await pair.store.record_progress({("seed", 0): offset - 1}, indexed)
     listed = {
         node: await pair.reader.node_skus(node, after=None, limit=10)
         for node in ("DC-1", "STORE-1", "MFC-1")

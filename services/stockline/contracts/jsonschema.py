@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from stockline.contracts.events import EVENT_ADAPTER, EVENT_MODELS
-from stockline.contracts.outbound import AtpMessage
+from stockline.contracts.outbound import NodeAtpRecord, SkuAtpRecord
 
 SCHEMAS_DIR: Final = Path(__file__).resolve().parents[3] / "schemas"
 """The repository's `schemas/` folder (a source checkout; not shipped in wheels)."""
@@ -30,7 +30,8 @@ def render_schemas() -> dict[str, str]:
         "v1/event.schema.json": _document(
             EVENT_ADAPTER.json_schema(), "Any inventory event, schema_version 1"
         ),
-        "v1/atp.schema.json": _document(AtpMessage.model_json_schema(), None),
+        "v1/atp.schema.json": _document(SkuAtpRecord.model_json_schema(), None),
+        "v1/atp_node.schema.json": _document(NodeAtpRecord.model_json_schema(), None),
     }
     for event_type, model in EVENT_MODELS.items():
         documents[f"v1/{event_type}.schema.json"] = _document(model.model_json_schema(), None)

@@ -27,7 +27,7 @@ def test_every_message_decodes_and_every_type_appears() -> None:
     assert types["pick"] > types["cycle_count"]  # the mix is weighted like a real network
 
 
-async def test_every_event_changes_stock_so_each_is_answered_by_a_snapshot() -> None:
+async def test_every_event_changes_stock_so_each_is_answered_by_a_record() -> None:
     now = time.time_ns() // 1000
     store = MemoryLedgerStore()
     workload = Workload(skus=50, nodes=4, seed=5, run="t")
@@ -36,7 +36,7 @@ async def test_every_event_changes_stock_so_each_is_answered_by_a_snapshot() -> 
         event = decode(message.value, message.key, now_us=now, retention_us=WEEK_US)
         assert not isinstance(event, Rejection)
         result = await store.apply([Delivery(event, message.topic, 0, offset)], now)
-        if not result.snapshots:
+        if not result.changes:
             unanswered.append(message.value)
     assert unanswered == []
 

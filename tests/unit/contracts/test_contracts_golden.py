@@ -22,6 +22,7 @@ from stockline.contracts.examples import (
     valid_examples,
 )
 from stockline.contracts.jsonschema import SCHEMAS_DIR, main, render_schemas, stale_files
+from stockline.contracts.outbound import NodeAtpRecord, SkuAtpRecord
 from stockline.domain.events import EVENT_TYPES
 
 VALID = valid_examples()
@@ -89,7 +90,7 @@ def test_render_schemas_is_deterministic_and_complete() -> None:
 
     assert rendered == render_schemas()
     assert list(rendered) == sorted(rendered)
-    expected = {f"v1/{name}.schema.json" for name in [*EVENT_TYPES, "event", "atp"]}
+    expected = {f"v1/{name}.schema.json" for name in [*EVENT_TYPES, "event", "atp", "atp_node"]}
     assert set(rendered) == expected
     assert all(text.endswith("}\n") for text in rendered.values())
 
@@ -121,3 +122,15 @@ def test_invalid_example_against_the_json_schema(example: InvalidExample) -> Non
         return
     valid = _validator("event").is_valid(json.loads(example.message.value))
     assert valid is (example.reason not in SCHEMA_LEVEL)
+
+
+@pytest.mark.parametrize(
+    ("name", "model"), [("atp", SkuAtpRecord), ("atp_node", NodeAtpRecord)], ids=["atp", "atp_node"]
+)
+def test_golden_atp_records_fit_their_schema_and_model(
+    name: str, model: type[SkuAtpRecord] | type[NodeAtpRecord]
+) -> None:
+    value = (SCHEMAS_DIR / "examples" / "outbound" / f"{name}.json").read_bytes().strip()
+    _validator(name).validate(json.loads(value))
+    # the worker writes exactly these bytes for these values
+    assert model.model_validate_json(value).to_bytes() == value

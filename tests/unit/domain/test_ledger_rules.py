@@ -232,21 +232,22 @@ class TestAvailability:
     def test_atp_and_position_of_a_folded_ledger(self) -> None:
         events = (receipt(10), order_placed(3, "o1"), inbound_expected(5, "asn-1"))
         stock = fold(*events)[DC]
-        # atp = max(0, 10 - 3 - 2) = 5; position = 10 + 5 - 3 = 12
-        assert (stock.atp(safety_stock=2), stock.position()) == (5, 12)
+        # atp = max(0, 10 - 3 - 0 - buffer 2) = 5; position = 10 + 5 - 3 - 0 = 12
+        assert (stock.atp(buffer=2), stock.position()) == (5, 12)
 
     @pytest.mark.parametrize(
-        ("stock", "safety_stock", "atp"),
+        ("stock", "buffer", "atp"),
         [
             (NodeStock(on_hand=10, reserved=3), 0, 7),  # 10 - 3 - 0 = 7
             (NodeStock(on_hand=10, reserved=3), 7, 0),  # 10 - 3 - 7 = 0
             (NodeStock(on_hand=10, reserved=3), 8, 0),  # max(0, 10 - 3 - 8 = -1) = 0
             (NodeStock(on_hand=2, reserved=5), 0, 0),  # max(0, 2 - 5 = -3) = 0
             (NodeStock(on_hand=10, inbound=50), 0, 10),  # inbound is not promisable
+            (NodeStock(on_hand=10, reserved=3, held=4), 1, 2),  # 10 - 3 - 4 - 1 = 2
         ],
     )
-    def test_atp(self, stock: NodeStock, safety_stock: int, atp: int) -> None:
-        assert stock.atp(safety_stock) == atp
+    def test_atp(self, stock: NodeStock, buffer: int, atp: int) -> None:
+        assert stock.atp(buffer) == atp
 
     @pytest.mark.parametrize(
         ("stock", "position"),

@@ -33,4 +33,5 @@ async def stock(store: LedgerStore, events: Sequence[Event] = STORY) -> None:
     """Apply `events` in one batch, then index each SKU under its nodes."""
     deliveries = [Delivery(e, "seed", 0, n) for n, e in enumerate(events)]
     result = await store.apply(deliveries, T0)
-    await store.record_progress({("seed", 0): len(events) - 1}, result.snapshots)
+    indexed = [(c.sku, n.node_id) for c in result.changes for n in c.nodes if n.new]
+    await store.record_progress({("seed", 0): len(events) - 1}, indexed)

@@ -12,6 +12,7 @@ from stockline.service_layer.availability import Availability, NodeFilter
 
 NETWORK = StaticNetworkView(
     safety={("DC-1", "SKU-A"): 10},
+    buffers={("DC-1", "SKU-A"): 4},
     channels={"DC-1": frozenset({"web", "stores"}), "STORE-1": frozenset({"stores"})},
 )
 
@@ -33,16 +34,32 @@ async def test_one_sku_has_the_inventory_atp_shape_with_channel_totals(
         "sku": "SKU-A",
         "version": 1,
         "as_of": as_of(T0),
-        "network_atp": 38,  # DC-1: 50 - 8 - 10 safety; STORE-1: 6
+        "network_atp": 44,  # DC-1: 50 - 8 - 0 held - 4 buffer; STORE-1: 6
         "nodes": {
-            "DC-1": {"atp": 32, "on_hand": 50, "reserved": 8, "inbound": 0, "safety_stock": 10},
-            "STORE-1": {"atp": 6, "on_hand": 6, "reserved": 0, "inbound": 0, "safety_stock": 0},
+            "DC-1": {
+                "atp": 38,
+                "on_hand": 50,
+                "reserved": 8,
+                "held": 0,
+                "inbound": 0,
+                "buffer": 4,
+                "safety_stock": 10,  # a planning level: shown, not subtracted
+            },
+            "STORE-1": {
+                "atp": 6,
+                "on_hand": 6,
+                "reserved": 0,
+                "held": 0,
+                "inbound": 0,
+                "buffer": 0,
+                "safety_stock": 0,
+            },
         },
-        "channels": {"stores": 38, "web": 32},
+        "channels": {"stores": 44, "web": 38},
     }
 
 
-async def test_without_a_network_safety_stock_is_zero_and_channels_empty() -> None:
+async def test_without_a_network_buffer_is_zero_and_channels_empty() -> None:
     store = MemoryLedgerStore()
     await stock(store)
     message = await Availability(MemoryLedgerReader(store), StaticNetworkView()).of_sku("SKU-A")
@@ -67,7 +84,7 @@ async def test_a_channel_filter_counts_only_the_nodes_serving_it(
 ) -> None:
     answer = await availability.of_skus(["SKU-A", "SKU-B"], NodeFilter(channel="web"))
     a, b = answer.items
-    assert (list(a.nodes), a.network_atp, a.channels) == (["DC-1"], 32, {"web": 32})
+    assert (list(a.nodes), a.network_atp, a.channels) == (["DC-1"], 38, {"web": 38})
     assert (list(b.nodes), b.network_atp, b.channels) == (["DC-1"], 3, {"web": 3})
 
 
@@ -110,10 +127,12 @@ async def test_a_node_page_item_carries_the_sku_version_and_node_stock(
     assert page.items[0].model_dump() == {
         "sku": "SKU-A",
         "version": 1,
-        "atp": 32,
+        "atp": 38,
         "on_hand": 50,
         "reserved": 8,
+        "held": 0,
         "inbound": 0,
+        "buffer": 4,
         "safety_stock": 10,
     }
     assert page.next_cursor == "SKU-A"

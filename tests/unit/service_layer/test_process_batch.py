@@ -1,4 +1,4 @@
-"""The batch use case on in-memory ports: what reaches the DLQ, the ledger and inventory.atp."""
+"""The batch use case on in-memory ports: what reaches the DLQ, the ledger and the ATP topics."""
 
 from __future__ import annotations
 
@@ -39,6 +39,7 @@ policies:
       supplier_lead_time_days: 28
       case_pack: 10
       moq: 20
+      buffer: 5
 """
 
 
@@ -66,25 +67,51 @@ def receipt(n: int, sku: str = "SKU-1", node: str = "DC-1", qty: int = 10) -> Re
     return Receipt(f"r-{sku}-{n}", NOW - 5_000_000, "wms", node, sku, qty=qty)
 
 
-async def test_one_coalesced_atp_message_per_changed_sku() -> None:
+def nodes_of(publisher: ListPublisher) -> list[dict[str, object]]:
+    return [json.loads(value) for _, value in publisher.atp_nodes]
+
+
+async def test_one_coalesced_record_per_changed_node_and_sku() -> None:
     run, _, publisher = pipeline()
-    records = [record(0, receipt(1)), record(1, receipt(2)), record(2, receipt(1, sku="SKU-2"))]
+    records = [
+        record(0, receipt(1)),
+        record(1, receipt(2)),
+        record(2, receipt(1, sku="SKU-2")),
+        record(3, receipt(3, node="STORE-1", qty=4)),
+    ]
 
     report = await run.process(records)
 
+    assert [key for key, _ in publisher.atp_nodes] == ["SKU-1/DC-1", "SKU-1/STORE-1", "SKU-2/DC-1"]
+    assert nodes_of(publisher)[0] == {
+        "sku": "SKU-1",
+        "node_id": "DC-1",
+        "version": 1,
+        "as_of": nodes_of(publisher)[0]["as_of"],
+        "atp": 20,  # two receipts of 10, coalesced into one record
+        "on_hand": 20,
+        "reserved": 0,
+        "held": 0,
+        "inbound": 0,
+        "buffer": 0,
+    }
     assert [sku for sku, _ in publisher.atp] == ["SKU-1", "SKU-2"]
     first = json.loads(publisher.atp[0][1])
-    assert first["version"] == 1
-    assert first["network_atp"] == 20  # two receipts of 10
-    assert first["nodes"] == {
-        "DC-1": {"atp": 20, "on_hand": 20, "reserved": 0, "inbound": 0, "safety_stock": 0}
-    }
+    assert (first["version"], first["network_atp"], first["channels"]) == (1, 24, {})
     assert first["as_of"].endswith("Z")
-    assert report.atp_messages == 2
-    assert report.by_type_outcome["receipt", "applied"] == 3
+    assert report.atp_messages == 5
+    assert report.by_type_outcome["receipt", "applied"] == 4
 
 
-async def test_safety_stock_lowers_atp_and_channels_total_their_nodes(network: Network) -> None:
+async def test_a_change_at_one_node_publishes_that_node_alone() -> None:
+    run, _, publisher = pipeline()
+    await run.process([record(0, receipt(1)), record(1, receipt(2, node="STORE-1"))])
+    await run.process([record(2, receipt(3, node="STORE-1", qty=1))])
+    assert [key for key, _ in publisher.atp_nodes[2:]] == ["SKU-1/STORE-1"]
+    assert json.loads(publisher.atp[-1][1])["network_atp"] == 21
+
+
+async def test_the_buffer_lowers_atp_and_channels_total_their_nodes(network: Network) -> None:
     run, _, publisher = pipeline(network)
     order = OrderPlaced("o-1", NOW - 1_000_000, "oms", "DC-1", "SKU-1", qty=3, order_id="SO-1")
     await run.process(
@@ -94,34 +121,38 @@ async def test_safety_stock_lowers_atp_and_channels_total_their_nodes(network: N
             record(2, receipt(2, node="STORE-1", qty=16)),
         ]
     )
+    by_node = {n["node_id"]: n for n in nodes_of(publisher)}
+    assert by_node["DC-1"]["atp"] == 12  # 20 on hand - 3 reserved - 5 buffer
+    assert by_node["STORE-1"]["atp"] == 11  # 16 - 5; safety stock 15 is not subtracted
+    assert by_node["DC-1"]["buffer"] == 5
     message = json.loads(publisher.atp[0][1])
-    assert message["nodes"]["DC-1"]["atp"] == 2  # 20 on hand - 3 reserved - 15 safety stock
-    assert message["nodes"]["STORE-1"]["atp"] == 1  # 16 - 15
-    assert message["nodes"]["DC-1"]["safety_stock"] == 15
-    assert message["channels"] == {"store-pickup": 1, "web": 2 + 1}
-    await run.process([record(3, order)])  # the same order again: nothing changes, no message
-    assert len(publisher.atp) == 1
+    assert message["channels"] == {"store-pickup": 11, "web": 12 + 11}
+    assert message["network_atp"] == 23
+    await run.process([record(3, order)])  # the same order again: nothing changes, no record
+    assert (len(publisher.atp_nodes), len(publisher.atp)) == (2, 1)
 
 
-async def test_the_read_side_shows_the_safety_stock_and_channels_the_worker_published(
-    network: Network,
-) -> None:
+async def test_the_read_side_shows_what_the_worker_published(network: Network) -> None:
     run, store, publisher = pipeline(network)
     await run.process([record(0, receipt(1, qty=20))])
     published = json.loads(publisher.atp[-1][1])
+    (node,) = nodes_of(publisher)
     answered = await Availability(MemoryLedgerReader(store), Planner(network).view).of_sku("SKU-1")
     assert answered is not None
-    assert answered.nodes["DC-1"].safety_stock == published["nodes"]["DC-1"]["safety_stock"] == 15
-    assert answered.channels == published["channels"] == {"web": 5}  # 20 - 15
+    assert answered.nodes["DC-1"].atp == node["atp"] == 15  # 20 - buffer 5
+    assert answered.nodes["DC-1"].safety_stock == 15  # a planning level, shown
+    assert answered.channels == published["channels"] == {"web": 15}
+    assert answered.version == published["version"] == node["version"]
 
 
-async def test_a_node_not_in_the_network_has_no_safety_stock_and_no_channel(
+async def test_a_node_not_in_the_network_has_no_buffer_and_no_channel(
     network: Network,
 ) -> None:
     run, _, publisher = pipeline(network)
     await run.process([record(0, receipt(1, node="POPUP-9", qty=5))])
+    (node,) = nodes_of(publisher)
+    assert (node["buffer"], node["atp"]) == (0, 5)
     message = json.loads(publisher.atp[0][1])
-    assert message["nodes"]["POPUP-9"]["safety_stock"] == 0
     assert message["network_atp"] == 5
     assert message["channels"] == {}
 
@@ -184,15 +215,18 @@ async def test_bad_records_go_to_the_dlq_with_headers_and_the_rest_applies() -> 
     assert snapshot.nodes["DC-1"].on_hand == 10
 
 
-async def test_a_replayed_batch_changes_nothing_but_republishes_the_snapshot() -> None:
+async def test_a_replayed_batch_changes_nothing_but_republishes_its_records() -> None:
     run, store, publisher = pipeline()
     batch = [record(0, receipt(1)), record(1, receipt(2))]
     await run.process(batch)
     report = await run.process(batch)  # as after a crash before the offsets were committed
 
     assert report.by_type_outcome["receipt", "redelivered"] == 2
-    versions = [json.loads(value)["version"] for _, value in publisher.atp]
-    assert versions == [1, 1]
+    assert [json.loads(value)["version"] for _, value in publisher.atp] == [1, 1]
+    assert publisher.atp_nodes[0] == publisher.atp_nodes[1] or (
+        json.loads(publisher.atp_nodes[0][1]) | {"as_of": ""}
+        == json.loads(publisher.atp_nodes[1][1]) | {"as_of": ""}
+    )
     snapshot = await store.snapshot("SKU-1")
     assert snapshot is not None
     assert snapshot.nodes["DC-1"].on_hand == 20
