@@ -5,18 +5,19 @@
 --
 -- KEYS[1] seen zset     "<sku>|<event_id>" -> applied at (us); trimmed to the retention window
 -- KEYS[2] offsets hash  "<topic>|<partition>" -> last offset applied to this shard from there
--- KEYS[3..] per SKU its ledger hash, totals hash and demand hash, and the deltas zsets,
---           order lines and supplies the effects name by index. Ledger hash fields: v
---           (version); per node <node>|oh on_hand, |rs reserved, |hd held, |ib inbound,
---           |at the ATP last published, |bf the buffer it was computed with, |ch the
---           channels (comma-separated) its |at is counted in, |cu |ci the
---           latest count's occurred_us and event_id, |td the UTC day its deltas were last
---           trimmed; planning adds |ar armed and |ss safety stock. Totals hash: n (network
---           ATP), c|<channel> (channel ATP): sums of the nodes' |at, kept as they change.
+-- KEYS[3..] per SKU its ledger hash and demand hash, and the deltas zsets, order lines
+--           and supplies the effects name by index. Ledger hash fields: v (version); t the
+--           totals "<network>|<channel>=<atp>,..." (sums of the nodes' published ATP, kept
+--           as they change); per node one field "<node>|" packed as
+--           "on_hand|reserved|held|inbound|atp|buffer|count_us|trim_day|channels|count_id"
+--           (atp the ATP last published, buffer the buffer it was computed with, channels
+--           comma-separated: those its ATP is counted in, count_us and count_id the latest
+--           count, trim_day the UTC day its deltas were last trimmed; empty when unknown);
+--           planning adds <node>|ar armed and <node>|ss safety stock.
 --           Lines and supplies are strings "<a>|<b>|<c>", expiring once they hold nothing.
 -- ARGV: now_us, retention_us, demand_days, flags ('f': reply each changed SKU's full
 --   snapshot, for planning; 'd': and its demand buckets), and a MessagePack array of SKUs,
---   each [sku, ledger_index, totals_index, demand_index, terms, events]: terms
+--   each [sku, ledger_index, demand_index, terms, events]: terms
 --   [[node_id, buffer, [channel, ...]], ...] for every node the events touch, events
 --   [[event_id, "<topic>|<partition>", offset, effects], ...], each effect
 --   [kind, node_id, key_index, a, b, c] with kind
@@ -51,14 +52,14 @@ end
 
 local KINDS = {D = true, C = true, L = true, S = true, Q = true}
 
+-- An effect stays the array it came as: {kind, node_id, key, a, b, c}, its key index
+-- replaced by the key name.
 local function parse_effect(x)
-  if type(x) ~= 'table' then return nil end
-  local fx = {kind = x[1], node = x[2], key = key_at(x[3]), a = int(x[4]), b = int(x[5]),
-              c = int(x[6])}
-  if not (KINDS[fx.kind] and type(fx.node) == 'string' and fx.key and fx.a and fx.b and fx.c) then
-    return nil
-  end
-  return fx
+  if type(x) ~= 'table' or not KINDS[x[1]] or type(x[2]) ~= 'string' then return false end
+  local key = key_at(x[3])
+  if not (key and int(x[4]) and int(x[5]) and int(x[6])) then return false end
+  x[3] = key
+  return true
 end
 
 local function parse_event(x)
@@ -66,12 +67,10 @@ local function parse_event(x)
      or type(x[4]) ~= 'table' then
     return nil
   end
-  local ev = {id = x[1], tp = x[2], offset = int(x[3]), effects = {}}
-  for f, raw in ipairs(x[4]) do
-    ev.effects[f] = parse_effect(raw)
-    if not ev.effects[f] then return nil end
+  for _, raw in ipairs(x[4]) do
+    if not parse_effect(raw) then return nil end
   end
-  return ev
+  return {id = x[1], tp = x[2], offset = x[3], effects = x[4]}
 end
 
 local function parse_terms(x)
@@ -88,15 +87,15 @@ local function parse_terms(x)
 end
 
 local function parse_sku(x)
-  if type(x) ~= 'table' or type(x[1]) ~= 'string' or type(x[6]) ~= 'table' then return nil end
-  local sku = {sku = x[1], ledger = key_at(x[2]), totals = key_at(x[3]), demand = key_at(x[4]),
-               terms = parse_terms(x[5]), events = {}}
-  if not (sku.ledger and sku.totals and sku.demand and sku.terms) then return nil end
-  for e, raw in ipairs(x[6]) do
+  if type(x) ~= 'table' or type(x[1]) ~= 'string' or type(x[5]) ~= 'table' then return nil end
+  local sku = {sku = x[1], ledger = key_at(x[2]), demand = key_at(x[3]),
+               terms = parse_terms(x[4]), events = {}}
+  if not (sku.ledger and sku.demand and sku.terms) then return nil end
+  for e, raw in ipairs(x[5]) do
     sku.events[e] = parse_event(raw)
     if not sku.events[e] then return nil end
     for _, fx in ipairs(sku.events[e].effects) do
-      if not sku.terms[fx.node] then return nil end
+      if not sku.terms[fx[2]] then return nil end
     end
   end
   return sku
@@ -169,47 +168,52 @@ end
 local tp_start = {}
 for tp, offset in pairs(tp_offsets) do tp_start[tp] = offset end
 
-local FIELDS = {'oh', 'rs', 'hd', 'ib', 'at', 'bf', 'ch', 'cu', 'ci', 'td'}
+local PACKED = '^(-?%d+)|(-?%d+)|(-?%d+)|(-?%d+)|(-?%d*)|(-?%d*)|(-?%d*)|(-?%d*)|([^|]*)|(.*)$'
 
--- Every node this SKU's events touch, read in one HMGET with the version.
+-- Every node this SKU's events touch, read in one HMGET with the version and the totals.
 local function load_nodes(sku)
-  local fields, order = {'v'}, {}
-  for node, _ in pairs(sku.terms) do
-    order[#order + 1] = node
-    for _, f in ipairs(FIELDS) do fields[#fields + 1] = node .. '|' .. f end
-  end
+  local fields, order = {'v', 't'}, {}
+  for node, _ in pairs(sku.terms) do order[#order + 1] = node; fields[#fields + 1] = node .. '|' end
   local v = chunked('HMGET', sku.ledger, fields, 1)
   local nodes = {}
   for k, node in ipairs(order) do
-    local b = 1 + (k - 1) * #FIELDS
-    local s = {exists = v[b + 1] ~= false, oh = tonumber(v[b + 1]) or 0,
-               rs = tonumber(v[b + 2]) or 0, hd = tonumber(v[b + 3]) or 0,
-               ib = tonumber(v[b + 4]) or 0, at = tonumber(v[b + 5]),
-               bf = tonumber(v[b + 6]), ch = v[b + 7] or nil, cu = tonumber(v[b + 8]),
-               ci = v[b + 9] or nil, td = tonumber(v[b + 10]) or -1}
+    local s
+    local packed = v[k + 2]
+    if packed then
+      local oh, rs, hd, ib, at, bf, cu, td, ch, ci = string.match(packed, PACKED)
+      s = {exists = true, oh = tonumber(oh), rs = tonumber(rs), hd = tonumber(hd),
+           ib = tonumber(ib), at = tonumber(at), bf = tonumber(bf), cu = tonumber(cu),
+           td = tonumber(td) or -1, ch = ch, ci = ci ~= '' and ci or nil}
+    else
+      s = {exists = false, oh = 0, rs = 0, hd = 0, ib = 0, td = -1, ch = ''}
+    end
     s.oh0, s.rs0, s.hd0, s.ib0 = s.oh, s.rs, s.hd, s.ib
     nodes[node] = s
   end
-  return tonumber(v[1]) or 0, nodes
+  return tonumber(v[1]) or 0, nodes, v[2]
 end
 
 local function delta(s, fx, id)
-  if s.cu and fx.a <= s.cu then return end -- already inside the latest count
-  s.oh = s.oh + fx.b
-  redis.call('ZADD', fx.key, fmt(fx.a), fmt(fx.b) .. '|' .. id)
+  local occurred, qty, key = fx[4], fx[5], fx[3]
+  if s.cu and occurred <= s.cu then return end -- already inside the latest count
+  s.oh = s.oh + qty
+  redis.call('ZADD', key, fmt(occurred), qty .. '|' .. id)
   if s.td < today then -- deltas older than the window: no accepted count can precede them
-    redis.call('ZREMRANGEBYSCORE', fx.key, '-inf', '(' .. fmt(cutoff))
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. fmt(cutoff))
     s.td, s.dirty = today, true
   end
 end
 
 local function count(s, fx, id)
-  if s.cu and (fx.a < s.cu or (fx.a == s.cu and not bytes_greater(id, s.ci))) then return end
-  local later = redis.call('ZRANGEBYSCORE', fx.key, '(' .. fmt(fx.a), '+inf')
+  local occurred, counted, key = fx[4], fx[5], fx[3]
+  if s.cu and (occurred < s.cu or (occurred == s.cu and not bytes_greater(id, s.ci))) then
+    return
+  end
+  local later = redis.call('ZRANGEBYSCORE', key, '(' .. fmt(occurred), '+inf')
   local sum = 0
   for _, member in ipairs(later) do sum = sum + tonumber(string.match(member, '^(-?%d+)|')) end
-  redis.call('ZREMRANGEBYSCORE', fx.key, '-inf', fmt(fx.a))
-  s.cu, s.ci, s.oh, s.dirty = fx.a, id, fx.b + sum, true
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', fmt(occurred))
+  s.cu, s.ci, s.oh, s.dirty = occurred, id, counted + sum, true
 end
 
 -- An order line or a supply: two running sums and a flag; expires once it holds nothing.
@@ -230,10 +234,10 @@ end
 
 -- A day's demand; a new day's field also drops the week of days that just left the horizon.
 local function demand(key, fx)
-  local prefix = fx.node .. '|'
-  if redis.call('HINCRBY', key, prefix .. fmt(fx.a), fx.b) == fx.b then
+  local prefix, day, units = fx[2] .. '|', fx[4], fx[5]
+  if redis.call('HINCRBY', key, prefix .. fmt(day), units) == units then
     local gone = {}
-    for day = fx.a - demand_days - 7, fx.a - demand_days do gone[#gone + 1] = prefix .. fmt(day) end
+    for old = day - demand_days - 7, day - demand_days do gone[#gone + 1] = prefix .. fmt(old) end
     redis.call('HDEL', key, unpack(gone))
   end
 end
@@ -249,13 +253,13 @@ end
 
 local function apply_event(sku, nodes, ev)
   for _, fx in ipairs(ev.effects) do
-    local s = nodes[fx.node]
+    local kind, s = fx[1], nodes[fx[2]]
     s.touched = true
-    if fx.kind == 'D' then delta(s, fx, ev.id)
-    elseif fx.kind == 'C' then count(s, fx, ev.id)
-    elseif fx.kind == 'L' then s.rs = s.rs + tally(fx.key, fx.a, fx.b, fx.c, reserved)
-    elseif fx.kind == 'Q' then demand(sku.demand, fx)
-    else s.ib = s.ib + tally(fx.key, fx.a, fx.b, fx.c, inbound) end
+    if kind == 'D' then delta(s, fx, ev.id)
+    elseif kind == 'C' then count(s, fx, ev.id)
+    elseif kind == 'L' then s.rs = s.rs + tally(fx[3], fx[4], fx[5], fx[6], reserved)
+    elseif kind == 'Q' then demand(sku.demand, fx)
+    else s.ib = s.ib + tally(fx[3], fx[4], fx[5], fx[6], inbound) end
   end
 end
 
@@ -268,7 +272,7 @@ local function apply_events(sku, nodes)
     local at = ev.tp .. '#' .. fmt(ev.offset)
     if ev.offset <= tp_start[ev.tp] or in_call[at] then
       outcomes[e] = 'r'
-      for _, fx in ipairs(ev.effects) do again[fx.node] = true end
+      for _, fx in ipairs(ev.effects) do again[fx[2]] = true end
     else
       in_call[at] = true
       if ev.offset > tp_offsets[ev.tp] then tp_offsets[ev.tp] = ev.offset end
@@ -288,55 +292,76 @@ end
 
 -- The totals move by each node's ATP change, on the channels it serves (a node whose
 -- channels changed leaves its old ones and joins the new ones). A channel, once some
--- node served it, keeps its field.
+-- node served it, keeps its place.
 local function split(text)
   local out = {}
   for channel in string.gmatch(text or '', '[^,]+') do out[#out + 1] = channel end
   return out
 end
 
-local function update_totals(sku, moves, redelivered)
-  if #moves == 0 and not redelivered then return {} end
-  local flat = redis.call('HGETALL', sku.totals)
-  local t, before = {}, {}
-  for k = 1, #flat, 2 do t[flat[k]] = tonumber(flat[k + 1]); before[flat[k]] = t[flat[k]] end
-  local function add(f, by) t[f] = (t[f] or 0) + by end
+local function read_totals(packed)
+  local t, order = {}, {}
+  if not packed then return nil, order end
+  local network, rest = string.match(packed, '^(-?%d+)|(.*)$')
+  t.n = tonumber(network)
+  for channel, units in string.gmatch(rest, '([^,=]+)=(-?%d+)') do
+    t[channel] = tonumber(units); order[#order + 1] = channel
+  end
+  return t, order
+end
+
+-- (the new packed totals or nil when unchanged, the reply's flat totals or {})
+local function update_totals(packed, moves, redelivered)
+  if #moves == 0 and not redelivered then return nil, {} end
+  local t, order = read_totals(packed)
+  local changed = t == nil
+  t = t or {n = 0}
+  local before = {}
+  for k, v in pairs(t) do before[k] = v end
+  local function add(channel, by)
+    if t[channel] == nil then t[channel] = 0; order[#order + 1] = channel end
+    t[channel] = t[channel] + by
+  end
   for _, m in ipairs(moves) do
-    add('n', m.atp - m.old_atp)
-    for _, channel in ipairs(m.old_channels) do add('c|' .. channel, -m.old_atp) end
-    for _, channel in ipairs(m.channels) do add('c|' .. channel, m.atp) end
+    t.n = t.n + m.atp - m.old_atp
+    for _, channel in ipairs(m.old_channels) do add(channel, -m.old_atp) end
+    for _, channel in ipairs(m.channels) do add(channel, m.atp) end
   end
-  local write, changed = {}, false
-  for f, v in pairs(t) do
-    if before[f] ~= v then changed = true; write[#write + 1] = f; write[#write + 1] = fmt(v) end
+  for k, v in pairs(t) do changed = changed or before[k] ~= v end
+  if not (changed or redelivered) then return nil, {} end
+  table.sort(order)
+  local out, text = {'n', t.n}, {}
+  for _, channel in ipairs(order) do
+    out[#out + 1] = channel; out[#out + 1] = t[channel]
+    text[#text + 1] = channel .. '=' .. fmt(t[channel])
   end
-  if #write > 0 then redis.call('HSET', sku.totals, unpack(write)) end
-  if not (changed or redelivered) then return {} end
-  local out = {'n', t.n or 0}
-  for f, v in pairs(t) do
-    if f ~= 'n' then out[#out + 1] = string.sub(f, 3); out[#out + 1] = v end
-  end
-  return out
+  if not changed then return nil, out end
+  return fmt(t.n) .. '|' .. table.concat(text, ','), out
 end
 
 -- The SKU's full snapshot, read back for planning.
 local function full_snapshot(ledger)
   local flat, nodes, order = redis.call('HGETALL', ledger), {}, {}
+  local function node_of(name)
+    local n = nodes[name]
+    if not n then n = {}; nodes[name] = n; order[#order + 1] = name end
+    return n
+  end
   for k = 1, #flat, 2 do
-    local field = flat[k]
-    if string.byte(field, -3) == 124 then -- '<node>|<kind>'; plain sub is cheaper than match
-      local node = string.sub(field, 1, -4)
-      local n = nodes[node]
-      if not n then n = {}; nodes[node] = n; order[#order + 1] = node end
-      n[string.sub(field, -2)] = flat[k + 1]
+    local field, value = flat[k], flat[k + 1]
+    if field ~= 'v' and field ~= 't' then
+      local name, mark = string.match(field, '^(.+)|(%a*)$')
+      if mark == '' then node_of(name).packed = value
+      elseif name then node_of(name)[mark] = tonumber(value) end
     end
   end
   local out = {}
-  for _, node in ipairs(order) do
-    local n = nodes[node]
-    if n.oh then
-      for _, value in ipairs({node, tonumber(n.oh), tonumber(n.rs or 0), tonumber(n.hd or 0),
-                              tonumber(n.ib or 0), tonumber(n.ar or -1), tonumber(n.ss or -1)}) do
+  for _, name in ipairs(order) do
+    local n = nodes[name]
+    if n.packed then
+      local oh, rs, hd, ib = string.match(n.packed, '^(-?%d+)|(-?%d+)|(-?%d+)|(-?%d+)|')
+      for _, value in ipairs({name, tonumber(oh), tonumber(rs), tonumber(hd), tonumber(ib),
+                              n.ar or -1, n.ss or -1}) do
         out[#out + 1] = value
       end
     end
@@ -353,48 +378,48 @@ local function demand_buckets(key)
   return out
 end
 
+local function pack(s, atp, buffer, channels)
+  local cu = s.cu and fmt(s.cu) or ''
+  return fmt(s.oh) .. '|' .. fmt(s.rs) .. '|' .. fmt(s.hd) .. '|' .. fmt(s.ib) .. '|'
+    .. fmt(atp) .. '|' .. fmt(buffer) .. '|' .. cu .. '|' .. fmt(s.td) .. '|' .. channels
+    .. '|' .. (s.ci or '')
+end
+
 local function apply_sku(sku)
-  local version, nodes = load_nodes(sku)
+  local version, nodes, packed_totals = load_nodes(sku)
   local outcomes, again = apply_events(sku, nodes)
   local rows, moves, write, went_negative, changed = {}, {}, {}, 0, false
   for node, s in pairs(nodes) do
-    local buffer, channels = sku.terms[node].buffer, sku.terms[node].channels
+    local terms = sku.terms[node]
+    local buffer, channels = terms.buffer, terms.channels
     local atp = math.max(0, s.oh - s.rs - s.hd - buffer)
     local served = table.concat(channels, ',')
     local moved = s.touched and (not s.exists or s.oh ~= s.oh0 or s.rs ~= s.rs0
-      or s.hd ~= s.hd0 or s.ib ~= s.ib0 or s.at ~= atp or s.bf ~= buffer or (s.ch or '') ~= served)
+      or s.hd ~= s.hd0 or s.ib ~= s.ib0 or s.at ~= atp or s.bf ~= buffer or s.ch ~= served)
     if moved then
       changed = true
       moves[#moves + 1] = {atp = atp, old_atp = s.at or 0, channels = channels,
                            old_channels = split(s.ch)}
-      for _, kv in ipairs({{'oh', s.oh}, {'rs', s.rs}, {'hd', s.hd}, {'ib', s.ib}, {'at', atp},
-                           {'bf', buffer}}) do
-        write[#write + 1] = node .. '|' .. kv[1]; write[#write + 1] = fmt(kv[2])
-      end
-      write[#write + 1] = node .. '|ch'; write[#write + 1] = served
       if s.oh < 0 and s.oh0 >= 0 then went_negative = went_negative + 1 end
     end
-    if s.dirty then
-      if s.cu then
-        write[#write + 1] = node .. '|cu'; write[#write + 1] = fmt(s.cu)
-        write[#write + 1] = node .. '|ci'; write[#write + 1] = s.ci
-      end
-      write[#write + 1] = node .. '|td'; write[#write + 1] = fmt(s.td)
+    if moved or s.dirty then
+      if not moved then atp, buffer, served = s.at or atp, s.bf or buffer, s.ch end
+      write[#write + 1] = node .. '|'; write[#write + 1] = pack(s, atp, buffer, served)
     end
     if moved or (again[node] and s.exists) then
-      for _, value in ipairs({node, s.exists and 0 or 1, atp, s.oh, s.rs, s.hd, s.ib, buffer}) do
-        rows[#rows + 1] = value
-      end
+      local row = {node, s.exists and 0 or 1, atp, s.oh, s.rs, s.hd, s.ib, buffer}
+      for _, value in ipairs(row) do rows[#rows + 1] = value end
     end
   end
+  local redelivered = false
+  for node, _ in pairs(again) do redelivered = redelivered or nodes[node].exists end
+  local new_totals, totals = update_totals(packed_totals, moves, redelivered)
+  if new_totals then write[#write + 1] = 't'; write[#write + 1] = new_totals end
   if changed then
     version = version + 1
     write[#write + 1] = 'v'; write[#write + 1] = fmt(version)
   end
   if #write > 0 then chunked('HSET', sku.ledger, write, 2) end
-  local redelivered = false
-  for node, _ in pairs(again) do redelivered = redelivered or nodes[node].exists end
-  local totals = update_totals(sku, moves, redelivered)
   local full, buckets = {}, {}
   if with_full and (changed or redelivered) then
     full = full_snapshot(sku.ledger)

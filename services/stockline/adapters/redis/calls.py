@@ -70,8 +70,7 @@ class CallEncoder:
                     nodes[node] = [node, terms.buffer(node, sku), sorted(terms.channels_of(node))]
                 effects.append(self._effect_args(sku, effect, key_index))
             events.append([d.event.event_id, f"{d.topic}|{d.partition}", d.offset, effects])
-        ledger, totals, demand = k.ledger(sku), k.totals(sku), k.demand(sku)
-        indexes = [key_index(ledger), key_index(totals), key_index(demand)]
+        indexes = [key_index(k.ledger(sku)), key_index(k.demand(sku))]
         return [sku, *indexes, list(nodes.values()), events]
 
     def _effect_args(

@@ -43,15 +43,10 @@ class Keys:
         return f"{self.prefix}:{{{shard}}}:offsets"
 
     def ledger(self, sku: str) -> str:
-        """Hash: version `v`; per node on_hand `|oh`, reserved `|rs`, held `|hd`, inbound
-        `|ib`, the ATP last published `|at` with its buffer `|bf`, the latest count `|cu`
-        `|ci`, the day its deltas were last trimmed `|td`, and what planning stored: armed
-        `|ar`, safety stock `|ss`."""
+        """Hash: version `v`; totals `t`; per node `<node>|`, its buckets, published ATP,
+        buffer, channels and latest count packed in one value (apply.lua's header has the
+        format); and what planning stored: armed `<node>|ar`, safety stock `<node>|ss`."""
         return f"{self.tag(sku)}:l:{sku}"
-
-    def totals(self, sku: str) -> str:
-        """Hash: network ATP `n` and per channel `c|<channel>`, kept as node ATPs change."""
-        return f"{self.tag(sku)}:t:{sku}"
 
     def demand(self, sku: str) -> str:
         """Hash: `<node>|<day>` -> units demanded at the node on that UTC day number."""

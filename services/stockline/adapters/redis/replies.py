@@ -9,8 +9,6 @@ from typing import Any
 from stockline.domain.ledger import NodeStock, SkuTotals
 from stockline.service_layer.ports import NodeState, SkuChange, SkuSnapshot
 
-_STOCK = {"oh": "on_hand", "rs": "reserved", "ib": "inbound", "hd": "held"}
-
 
 def change_of(
     sku: str,
@@ -84,31 +82,36 @@ def snapshot_from_hash(sku: str, fields: Sequence[Any]) -> SkuSnapshot | None:
     if not fields:
         return None
     version = 0
-    nodes: dict[str, dict[str, int]] = {}
+    stock: dict[str, NodeStock] = {}
     armed: dict[str, bool] = {}
     safety: dict[str, int] = {}
     for field, value in pairs(fields):
         if field == "v":
             version = int(value)
             continue
-        node, _, kind = field.rpartition("|")
-        if kind in _STOCK:
-            nodes.setdefault(node, {})[_STOCK[kind]] = int(value)
-        elif kind == "ar":
+        node, _, mark = field.rpartition("|")
+        if not node:
+            continue  # the totals
+        if not mark:
+            on_hand, reserved, held, inbound = value.split("|", 4)[:4]
+            stock[node] = NodeStock(int(on_hand), int(reserved), int(inbound), int(held))
+        elif mark == "ar":
             armed[node] = value == "1"
-        elif kind == "ss":
+        elif mark == "ss":
             safety[node] = int(value)
-    stock = {node: NodeStock(**values) for node, values in sorted(nodes.items()) if values}
-    return SkuSnapshot(sku, version, stock, {}, armed, safety)
+    return SkuSnapshot(sku, version, dict(sorted(stock.items())), {}, armed, safety)
 
 
-def totals_from_hash(fields: Sequence[Any]) -> SkuTotals | None:
-    """A SKU's totals from its totals hash (`n`, `c|<channel>`); None when empty."""
-    found = dict(pairs(fields))
-    if "n" not in found:
+def totals_from_packed(packed: Any) -> SkuTotals | None:
+    """A SKU's totals from its ledger's `t` field, `<network>|<channel>=<atp>,...`."""
+    if packed is None:
         return None
-    channels = {f[2:]: int(v) for f, v in found.items() if f.startswith("c|")}
-    return SkuTotals(int(found["n"]), dict(sorted(channels.items())))
+    network, _, rest = _text(packed).partition("|")
+    channels = {}
+    for item in filter(None, rest.split(",")):
+        channel, _, units = item.partition("=")
+        channels[channel] = int(units)
+    return SkuTotals(int(network), dict(sorted(channels.items())))
 
 
 def parse_demand(fields: list[tuple[str, str]]) -> dict[str, dict[int, int]]:

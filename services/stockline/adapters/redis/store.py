@@ -20,7 +20,7 @@ from stockline.adapters.redis.replies import (
     pairs,
     parse_demand,
     snapshot_from_hash,
-    totals_from_hash,
+    totals_from_packed,
 )
 from stockline.domain.ledger import Outcome, SkuTotals
 from stockline.service_layer.ports import (
@@ -178,8 +178,8 @@ class RedisLedgerStore:
         return replace(snapshot, demand=parse_demand(list(pairs(flat(demand)))))
 
     async def totals(self, sku: str) -> SkuTotals | None:
-        (stored,) = await self._round_trip([("HGETALL", self._keys.totals(sku))])
-        return totals_from_hash(flat(stored))
+        (stored,) = await self._round_trip([("HGET", self._keys.ledger(sku), "t")])
+        return totals_from_packed(stored)
 
     async def _run(
         self,
