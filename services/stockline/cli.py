@@ -71,6 +71,10 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
         raise SystemExit(f"stockline: {exc}") from exc
     _check_redis(settings)
     _ensure_topics(settings)
+    if args.processes > 1:
+        from stockline.supervisor import supervise
+
+        return supervise(settings, args.processes, ["--loglevel", args.loglevel])
     worker = build_worker(settings, plans)
     tune_gc()
     faust_worker(worker.app, args.loglevel).execute_from_commandline()
@@ -208,6 +212,16 @@ def _command(
     return sub.add_parser(name, help=help, description=help, formatter_class=_Help)
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 64:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to 64, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="stockline",
@@ -224,6 +238,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     worker.add_argument(
         "--loglevel", default="warning", choices=["debug", "info", "warning"], help=_LOGLEVEL
+    )
+    worker.add_argument(
+        "--processes",
+        type=_positive,
+        default=1,
+        help="worker processes on this machine, sharing the group's partitions; each serves "
+        "/metrics on WEB_PORT + its number",
     )
     worker.set_defaults(run=_worker)
     api = _command(

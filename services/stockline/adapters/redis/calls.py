@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import msgpack
 
-from stockline.adapters.redis.keys import Keys
+from stockline.adapters.redis.keys import Keys, SkuKeys
 from stockline.domain.effects import (
     Count,
     Delta,
@@ -59,7 +59,7 @@ class CallEncoder:
         terms: NodeTerms,
         key_index: Callable[[str], int],
     ) -> list[object]:
-        k = self._keys
+        keys = self._keys.of_sku(sku)
         nodes: dict[str, list[object]] = {}
         events = []
         for _, d in group:
@@ -68,26 +68,25 @@ class CallEncoder:
                 node = effect.node_id
                 if node not in nodes:
                     nodes[node] = [node, terms.buffer(node, sku), sorted(terms.channels_of(node))]
-                effects.append(self._effect_args(sku, effect, key_index))
+                effects.append(_effect_args(keys, effect, key_index))
             events.append([d.event.event_id, f"{d.topic}|{d.partition}", d.offset, effects])
-        indexes = [key_index(k.ledger(sku)), key_index(k.demand(sku))]
+        indexes = [key_index(keys.ledger), key_index(keys.demand)]
         return [sku, *indexes, list(nodes.values()), events]
 
-    def _effect_args(
-        self, sku: str, effect: Effect, key_index: Callable[[str], int]
-    ) -> list[str | int]:
-        node = effect.node_id
-        match effect:
-            case Delta(occurred_us=at, qty=qty):
-                return ["D", node, key_index(self._keys.deltas(sku, node)), at, qty, 0]
-            case Count(occurred_us=at, counted_qty=counted):
-                return ["C", node, key_index(self._keys.deltas(sku, node)), at, counted, 0]
-            case LineChange(order_id=order_id, placed=placed, picked=picked, cancelled=cancelled):
-                key = key_index(self._keys.line(sku, node, order_id))
-                return ["L", node, key, placed, picked, int(cancelled)]
-            case SupplyChange(supply_id=supply_id, expected=expected, received=received):
-                key = key_index(self._keys.supply(sku, node, supply_id))
-                return ["S", node, key, expected, received, 0]
-            case Demand(day=day, units=units):
-                return ["Q", node, key_index(self._keys.demand(sku)), day, units, 0]
-        raise TypeError(f"unknown effect {effect!r}")
+
+def _effect_args(keys: SkuKeys, effect: Effect, key_index: Callable[[str], int]) -> list[str | int]:
+    node = effect.node_id
+    match effect:
+        case Delta(occurred_us=at, qty=qty):
+            return ["D", node, key_index(keys.deltas(node)), at, qty, 0]
+        case Count(occurred_us=at, counted_qty=counted):
+            return ["C", node, key_index(keys.deltas(node)), at, counted, 0]
+        case LineChange(order_id=order_id, placed=placed, picked=picked, cancelled=cancelled):
+            key = key_index(keys.line(node, order_id))
+            return ["L", node, key, placed, picked, int(cancelled)]
+        case SupplyChange(supply_id=supply_id, expected=expected, received=received):
+            key = key_index(keys.supply(node, supply_id))
+            return ["S", node, key, expected, received, 0]
+        case Demand(day=day, units=units):
+            return ["Q", node, key_index(keys.demand), day, units, 0]
+    raise TypeError(f"unknown effect {effect!r}")

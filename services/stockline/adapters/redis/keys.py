@@ -42,27 +42,27 @@ class Keys:
         """Hash: per topic-partition, the last offset applied to the shard from there."""
         return f"{self.prefix}:{{{shard}}}:offsets"
 
+    def of_sku(self, sku: str) -> SkuKeys:
+        """The key builders of one SKU, its shard computed once."""
+        return SkuKeys(self.tag(sku), sku)
+
     def ledger(self, sku: str) -> str:
         """Hash: version `v`; totals `t`; per node `<node>|`, its buckets, published ATP,
         buffer, channels and latest count packed in one value (apply.lua's header has the
         format); and what planning stored: armed `<node>|ar`, safety stock `<node>|ss`."""
-        return f"{self.tag(sku)}:l:{sku}"
+        return self.of_sku(sku).ledger
 
     def demand(self, sku: str) -> str:
-        """Hash: `<node>|<day>` -> units demanded at the node on that UTC day number."""
-        return f"{self.tag(sku)}:q:{sku}"
+        return self.of_sku(sku).demand
 
     def deltas(self, sku: str, node_id: str) -> str:
-        """Sorted set: deltas newer than the latest count, `qty|event_id` scored by occurred_us."""
-        return f"{self.tag(sku)}:d:{sku}|{node_id}"
+        return self.of_sku(sku).deltas(node_id)
 
     def line(self, sku: str, node_id: str, order_id: str) -> str:
-        """String `placed|picked|cancelled`: one order line's sums and its cancelled flag."""
-        return f"{self.tag(sku)}:o:{sku}|{node_id}|{order_id}"
+        return self.of_sku(sku).line(node_id, order_id)
 
     def supply(self, sku: str, node_id: str, supply_id: str) -> str:
-        """String `expected|received|0`: one inbound supply's (ASN or transfer) sums."""
-        return f"{self.tag(sku)}:s:{sku}|{node_id}|{supply_id}"
+        return self.of_sku(sku).supply(node_id, supply_id)
 
     def node_skus(self, node_id: str) -> str:
         """Sorted set (all scores 0, so ordered by SKU): every SKU with a ledger at the node."""
@@ -75,3 +75,33 @@ class Keys:
     def sku_pattern(self) -> str:
         """Glob matching every SKU's ledger hash (for scans)."""
         return f"{self.prefix}:{{*}}:l:*"
+
+
+@dataclass(frozen=True, slots=True)
+class SkuKeys:
+    """The keys of one SKU, all under its shard's tag."""
+
+    tag: str
+    sku: str
+
+    @property
+    def ledger(self) -> str:
+        """Hash: see `Keys.ledger`."""
+        return f"{self.tag}:l:{self.sku}"
+
+    @property
+    def demand(self) -> str:
+        """Hash: `<node>|<day>` -> units demanded at the node on that UTC day number."""
+        return f"{self.tag}:q:{self.sku}"
+
+    def deltas(self, node_id: str) -> str:
+        """Sorted set: deltas newer than the latest count, `qty|event_id` scored by occurred_us."""
+        return f"{self.tag}:d:{self.sku}|{node_id}"
+
+    def line(self, node_id: str, order_id: str) -> str:
+        """String `placed|picked|cancelled`: one order line's sums and its cancelled flag."""
+        return f"{self.tag}:o:{self.sku}|{node_id}|{order_id}"
+
+    def supply(self, node_id: str, supply_id: str) -> str:
+        """String `expected|received|0`: one inbound supply's (ASN or transfer) sums."""
+        return f"{self.tag}:s:{self.sku}|{node_id}|{supply_id}"
