@@ -327,6 +327,24 @@ class LedgerStoreContract:
         assert (change.snapshot.armed, change.snapshot.safety_stock) == ({STORE: False}, {STORE: 3})
         assert (await store.apply([delivery(receipt(1), 2)], NOW_US)).changes[0].snapshot is None
 
+    async def test_the_event_clock_is_the_latest_occurred_at_applied(self) -> None:
+        store = await self.make_store()
+        await store.apply([delivery(receipt(5, t=40), 0), delivery(pick(1, t=10), 0)], NOW_US)
+        # an older event arriving later, and a stale count that changes nothing, leave it
+        result = await store.apply(
+            [delivery(receipt(1, t=20), 1), delivery(cycle_count(9, t=5), 0)], NOW_US, full=True
+        )
+        (change,) = result.changes
+        assert change.snapshot is not None
+        assert change.snapshot.latest_us == at(40)
+        stored = await store.snapshot(SKU)
+        assert stored is not None
+        assert stored.latest_us == at(40)
+        await store.apply([delivery(pick(1, t=50), 1)], NOW_US)
+        later = await store.snapshot(SKU)
+        assert later is not None
+        assert later.latest_us == at(50)
+
     async def test_went_negative_counts_nodes_whose_on_hand_drops_below_zero(self) -> None:
         store = await self.make_store()
         first = await store.apply([delivery(receipt(2), 0)], NOW_US)

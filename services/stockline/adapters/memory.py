@@ -179,7 +179,9 @@ class MemoryLedgerStore:
         armed = dict(self.armed.get(ledger.sku, {}))
         safety = dict(self.safety_stock.get(ledger.sku, {}))
         stock, demand = ledger.stock(), ledger.demand()
-        return SkuSnapshot(ledger.sku, ledger.version, stock, demand, armed, safety)
+        return SkuSnapshot(
+            ledger.sku, ledger.version, stock, demand, armed, safety, ledger.latest_us
+        )
 
 
 @dataclass

@@ -161,12 +161,16 @@ class SkuLedger:
     version: int = 0
     nodes: dict[str, NodeLedger] = field(default_factory=dict)
     seen: set[str] = field(default_factory=set)
+    latest_us: int = 0
+    """The latest occurred_at of any event applied: the SKU's event clock (planning's
+    today), the same on a replay as when the events were new."""
 
     def apply(self, event: Event) -> Outcome:
         """Apply one event once; a repeated event_id changes nothing."""
         if event.event_id in self.seen:
             return Outcome.DUPLICATE
         self.seen.add(event.event_id)
+        self.latest_us = max(self.latest_us, event.occurred_us)
         for effect in effects_of(event):
             self._apply_effect(event.event_id, effect)
         return Outcome.APPLIED

@@ -55,6 +55,8 @@ class SkuSnapshot:
     """Per node, whether a reorder crossing may fire (absent: armed)."""
     safety_stock: Mapping[str, int] = field(default_factory=dict, compare=False)
     """Per planned node, the safety stock planning last set (absent: the policy's own)."""
+    latest_us: int = field(default=0, compare=False)
+    """The latest occurred_at of any event applied to the SKU: its event clock."""
 
 
 @dataclass(frozen=True, slots=True)

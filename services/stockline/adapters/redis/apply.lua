@@ -19,13 +19,14 @@
 --   snapshot, for planning; 'd': and its demand buckets), and a MessagePack array of SKUs,
 --   each [sku, ledger_index, demand_index, terms, events]: terms
 --   [[node_id, buffer, [channel, ...]], ...] for every node the events touch, events
---   [[event_id, "<topic>|<partition>", offset, effects], ...], each effect
+--   [[event_id, "<topic>|<partition>", offset, occurred_us, effects], ...], each effect
 --   [kind, node_id, key_index, a, b, c] with kind
 --     D delta  (a = occurred_us, b = qty)        C count  (a = occurred_us, b = counted_qty)
 --     L line   (a = placed, b = picked, c = 1 if cancelled)
 --     S supply (a = expected, b = received)
 --     Q demand (a = UTC day number, b = units)
--- Returns per SKU {version, outcomes, went_negative, rows, totals, full, demand}: outcomes
+-- Returns per SKU {version, outcomes, went_negative, rows, totals, full, demand, latest}:
+-- latest the latest occurred_us of any event applied to the SKU; outcomes
 -- one letter per event (a applied, d duplicate event_id, r redelivered offset); rows eight
 -- entries per node that changed (or that a redelivered event touches): node_id, new (1 when
 -- no event had touched it), atp, on_hand, reserved, held, inbound, buffer; totals
@@ -64,13 +65,13 @@ end
 
 local function parse_event(x)
   if type(x) ~= 'table' or type(x[1]) ~= 'string' or type(x[2]) ~= 'string' or not int(x[3])
-     or type(x[4]) ~= 'table' then
+     or not int(x[4]) or type(x[5]) ~= 'table' then
     return nil
   end
-  for _, raw in ipairs(x[4]) do
+  for _, raw in ipairs(x[5]) do
     if not parse_effect(raw) then return nil end
   end
-  return {id = x[1], tp = x[2], offset = x[3], effects = x[4]}
+  return {id = x[1], tp = x[2], offset = x[3], occurred = x[4], effects = x[5]}
 end
 
 local function parse_terms(x)
@@ -172,13 +173,13 @@ local PACKED = '^(-?%d+)|(-?%d+)|(-?%d+)|(-?%d+)|(-?%d*)|(-?%d*)|(-?%d*)|(-?%d*)
 
 -- Every node this SKU's events touch, read in one HMGET with the version and the totals.
 local function load_nodes(sku)
-  local fields, order = {'v', 't'}, {}
+  local fields, order = {'v', 't', 'e'}, {}
   for node, _ in pairs(sku.terms) do order[#order + 1] = node; fields[#fields + 1] = node .. '|' end
   local v = chunked('HMGET', sku.ledger, fields, 1)
   local nodes = {}
   for k, node in ipairs(order) do
     local s
-    local packed = v[k + 2]
+    local packed = v[k + 3]
     if packed then
       local oh, rs, hd, ib, at, bf, cu, td, ch, ci = string.match(packed, PACKED)
       s = {exists = true, oh = tonumber(oh), rs = tonumber(rs), hd = tonumber(hd),
@@ -190,7 +191,7 @@ local function load_nodes(sku)
     s.oh0, s.rs0, s.hd0, s.ib0 = s.oh, s.rs, s.hd, s.ib
     nodes[node] = s
   end
-  return tonumber(v[1]) or 0, nodes, v[2]
+  return tonumber(v[1]) or 0, nodes, v[2], tonumber(v[3]) or 0
 end
 
 local function delta(s, fx, id)
@@ -266,7 +267,7 @@ end
 -- The events in order: an offset the shard had applied before this call (or that came
 -- twice in it), or an applied event_id, changes nothing.
 local new_members, in_call = {}, {}
-local function apply_events(sku, nodes)
+local function apply_events(sku, nodes, latest)
   local outcomes, again = {}, {}
   for e, ev in ipairs(sku.events) do
     local at = ev.tp .. '#' .. fmt(ev.offset)
@@ -283,11 +284,12 @@ local function apply_events(sku, nodes)
         applied_before[ev.member] = true
         new_members[#new_members + 1] = fmt(now)
         new_members[#new_members + 1] = ev.member
+        if ev.occurred > latest then latest = ev.occurred end
         apply_event(sku, nodes, ev)
       end
     end
   end
-  return table.concat(outcomes), again
+  return table.concat(outcomes), again, latest
 end
 
 -- The totals move by each node's ATP change, on the channels it serves (a node whose
@@ -349,7 +351,7 @@ local function full_snapshot(ledger)
   end
   for k = 1, #flat, 2 do
     local field, value = flat[k], flat[k + 1]
-    if field ~= 'v' and field ~= 't' then
+    if field ~= 'v' and field ~= 't' and field ~= 'e' then
       local name, mark = string.match(field, '^(.+)|(%a*)$')
       if mark == '' then node_of(name).packed = value
       elseif name then node_of(name)[mark] = tonumber(value) end
@@ -386,8 +388,8 @@ local function pack(s, atp, buffer, channels)
 end
 
 local function apply_sku(sku)
-  local version, nodes, packed_totals = load_nodes(sku)
-  local outcomes, again = apply_events(sku, nodes)
+  local version, nodes, packed_totals, latest0 = load_nodes(sku)
+  local outcomes, again, latest = apply_events(sku, nodes, latest0)
   local rows, moves, write, went_negative, changed = {}, {}, {}, 0, false
   for node, s in pairs(nodes) do
     local terms = sku.terms[node]
@@ -415,6 +417,7 @@ local function apply_sku(sku)
   for node, _ in pairs(again) do redelivered = redelivered or nodes[node].exists end
   local new_totals, totals = update_totals(packed_totals, moves, redelivered)
   if new_totals then write[#write + 1] = 't'; write[#write + 1] = new_totals end
+  if latest ~= latest0 then write[#write + 1] = 'e'; write[#write + 1] = fmt(latest) end
   if changed then
     version = version + 1
     write[#write + 1] = 'v'; write[#write + 1] = fmt(version)
@@ -425,7 +428,7 @@ local function apply_sku(sku)
     full = full_snapshot(sku.ledger)
     if with_demand then buckets = demand_buckets(sku.demand) end
   end
-  return {version, outcomes, went_negative, rows, totals, full, buckets}
+  return {version, outcomes, went_negative, rows, totals, full, buckets, latest}
 end
 
 local replies = {}

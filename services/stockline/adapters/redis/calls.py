@@ -69,7 +69,10 @@ class CallEncoder:
                 if node not in nodes:
                     nodes[node] = [node, terms.buffer(node, sku), sorted(terms.channels_of(node))]
                 effects.append(_effect_args(keys, effect, key_index))
-            events.append([d.event.event_id, f"{d.topic}|{d.partition}", d.offset, effects])
+            event = d.event
+            events.append(
+                [event.event_id, f"{d.topic}|{d.partition}", d.offset, event.occurred_us, effects]
+            )
         indexes = [key_index(keys.ledger), key_index(keys.demand)]
         return [sku, *indexes, list(nodes.values()), events]
 

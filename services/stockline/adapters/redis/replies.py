@@ -19,6 +19,7 @@ def change_of(
     demand: list[Any],
     *,
     full: bool,
+    latest_us: int = 0,
 ) -> SkuChange | None:
     """A SKU's change from its part of the apply script's reply, or None when the batch
     neither changed nor redelivered anything of it. The script sends numbers as integer
@@ -31,7 +32,7 @@ def change_of(
         stock = NodeStock(on_hand, reserved, inbound, held)
         nodes.append(NodeState(_text(name), stock, buffer, atp, new == 1))
     nodes.sort(key=_node_id)
-    snapshot = _full_snapshot(sku, version, whole, demand) if full else None
+    snapshot = _full_snapshot(sku, version, whole, demand, latest_us) if full else None
     return SkuChange(sku, version, tuple(nodes), _totals(totals), snapshot)
 
 
@@ -49,7 +50,9 @@ def _totals(flat_totals: list[Any]) -> SkuTotals | None:
     return SkuTotals(network, dict(sorted(found.items())))
 
 
-def _full_snapshot(sku: str, version: int, whole: list[Any], demand: list[Any]) -> SkuSnapshot:
+def _full_snapshot(
+    sku: str, version: int, whole: list[Any], demand: list[Any], latest_us: int
+) -> SkuSnapshot:
     """Seven entries a node: node, on_hand, reserved, held, inbound, armed or -1,
     safety_stock or -1; three a demand bucket."""
     stock: dict[str, NodeStock] = {}
@@ -64,7 +67,7 @@ def _full_snapshot(sku: str, version: int, whole: list[Any], demand: list[Any]) 
         if units >= 0:
             safety[node] = units
     ordered = dict(sorted(stock.items()))
-    return SkuSnapshot(sku, version, ordered, _demand(demand), armed, safety)
+    return SkuSnapshot(sku, version, ordered, _demand(demand), armed, safety, latest_us)
 
 
 def _demand(demand: list[Any]) -> dict[str, dict[int, int]]:
@@ -81,13 +84,13 @@ def snapshot_from_hash(sku: str, fields: Sequence[Any]) -> SkuSnapshot | None:
     demand: that lives in its own hash."""
     if not fields:
         return None
-    version = 0
+    version = latest = 0
     stock: dict[str, NodeStock] = {}
     armed: dict[str, bool] = {}
     safety: dict[str, int] = {}
     for field, value in pairs(fields):
-        if field == "v":
-            version = int(value)
+        if field in ("v", "e"):
+            version, latest = (int(value), latest) if field == "v" else (version, int(value))
             continue
         node, _, mark = field.rpartition("|")
         if not node:
@@ -99,7 +102,7 @@ def snapshot_from_hash(sku: str, fields: Sequence[Any]) -> SkuSnapshot | None:
             armed[node] = value == "1"
         elif mark == "ss":
             safety[node] = int(value)
-    return SkuSnapshot(sku, version, dict(sorted(stock.items())), {}, armed, safety)
+    return SkuSnapshot(sku, version, dict(sorted(stock.items())), {}, armed, safety, latest)
 
 
 def totals_from_packed(packed: Any) -> SkuTotals | None:

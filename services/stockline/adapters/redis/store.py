@@ -115,11 +115,13 @@ class RedisLedgerStore:
             found: list[SkuChange] = []
             negative[call] = 0
             for (sku, group), answer in zip(shards[call], reply, strict=True):
-                version, letters, went_negative, rows, totals, whole, demand = answer
+                version, letters, went_negative, rows, totals, whole, demand, latest = answer
                 for (index, _), letter in zip(group, _text(letters), strict=True):
                     outcomes[index] = _OUTCOMES[letter]
                 negative[call] += went_negative
-                change = change_of(sku, version, rows, totals, whole, demand, full=full)
+                change = change_of(
+                    sku, version, rows, totals, whole, demand, full=full, latest_us=latest
+                )
                 if change is not None:
                     found.append(change)
                     on_change(change)
