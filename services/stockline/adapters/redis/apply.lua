@@ -185,8 +185,8 @@ local function load_nodes(sku)
       s = {exists = true, oh = tonumber(oh), rs = tonumber(rs), hd = tonumber(hd),
            ib = tonumber(ib), at = tonumber(at), bf = tonumber(bf), cu = tonumber(cu),
            td = tonumber(td) or -1, ch = ch, ci = ci ~= '' and ci or nil}
-    else
-      s = {exists = false, oh = 0, rs = 0, hd = 0, ib = 0, td = -1, ch = ''}
+    else -- a node new to the SKU has no deltas to trim yet
+      s = {exists = false, oh = 0, rs = 0, hd = 0, ib = 0, td = today, ch = ''}
     end
     s.oh0, s.rs0, s.hd0, s.ib0 = s.oh, s.rs, s.hd, s.ib
     nodes[node] = s
@@ -381,10 +381,8 @@ local function demand_buckets(key)
 end
 
 local function pack(s, atp, buffer, channels)
-  local cu = s.cu and fmt(s.cu) or ''
-  return fmt(s.oh) .. '|' .. fmt(s.rs) .. '|' .. fmt(s.hd) .. '|' .. fmt(s.ib) .. '|'
-    .. fmt(atp) .. '|' .. fmt(buffer) .. '|' .. cu .. '|' .. fmt(s.td) .. '|' .. channels
-    .. '|' .. (s.ci or '')
+  return string.format('%d|%d|%d|%d|%d|%d|%s|%d|%s|%s', s.oh, s.rs, s.hd, s.ib, atp, buffer,
+    s.cu and string.format('%d', s.cu) or '', s.td, channels, s.ci or '')
 end
 
 local function apply_sku(sku)
