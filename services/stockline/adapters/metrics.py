@@ -39,8 +39,8 @@ class Metrics:
         )
         self.atp_freshness = Histogram(
             "stockline_atp_freshness_seconds",
-            "From an event's occurred_at to the inventory.atp snapshot reflecting it being "
-            "published: how stale a storefront's number can be",
+            "From an event's occurred_at to the ATP records reflecting it being published: "
+            "how stale a storefront's number can be",
             buckets=_AGE_BUCKETS,
             registry=r,
         )
@@ -57,7 +57,9 @@ class Metrics:
             "stockline_dlq_writes", "Messages written to the DLQ, by reason", ["reason"], registry=r
         )
         self.atp_messages = Counter(
-            "stockline_atp_messages", "Snapshots published to inventory.atp", registry=r
+            "stockline_atp_messages",
+            "Records published to inventory.atp.nodes and inventory.atp",
+            registry=r,
         )
         self.negative_on_hand = Counter(
             "stockline_negative_on_hand_anomalies",
