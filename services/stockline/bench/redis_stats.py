@@ -33,6 +33,8 @@ class RedisSample:
     forks: int
     delayed_fsyncs: int
     """aof_delayed_fsync: times a write waited because the previous fsync had not finished."""
+    aof_bytes: int = 0
+    """aof_current_size: what the AOF holds now (a rewrite shrinks it)."""
     calls: dict[str, int] = field(default_factory=dict)
 
 
@@ -48,6 +50,7 @@ def sample(info: Mapping[str, Any]) -> RedisSample:
         aof_rewrites=int(info.get("aof_rewrites", 0)),
         forks=int(info.get("total_forks", 0)),
         delayed_fsyncs=int(info.get("aof_delayed_fsync", 0)),
+        aof_bytes=int(info.get("aof_current_size", 0)),
         calls=calls,
     )
 
@@ -61,6 +64,8 @@ class RedisWindow:
     aof_rewrites: int
     forks: int
     delayed_fsyncs: int
+    aof_bytes: int | None
+    """What the AOF grew by; None when a rewrite in the window reset it."""
     calls: dict[str, int]
 
     @property
@@ -84,6 +89,9 @@ def window(before: RedisSample, after: RedisSample) -> RedisWindow:
         aof_rewrites=after.aof_rewrites - before.aof_rewrites,
         forks=after.forks - before.forks,
         delayed_fsyncs=after.delayed_fsyncs - before.delayed_fsyncs,
+        aof_bytes=after.aof_bytes - before.aof_bytes
+        if after.aof_rewrites == before.aof_rewrites
+        else None,
         calls=calls,
     )
 

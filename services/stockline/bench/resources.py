@@ -44,6 +44,11 @@ class Usage:
     def per_s(self) -> float:
         return self.events / self.seconds if self.seconds > 0 else 0.0
 
+    def aof_bytes_per_event(self) -> float | None:
+        if self.redis.aof_bytes is None or not self.events:
+            return None
+        return self.redis.aof_bytes / self.events
+
     def commands_per_event(self) -> float:
         return self.redis.total_calls / self.events if self.events else 0.0
 

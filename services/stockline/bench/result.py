@@ -40,6 +40,7 @@ class BenchResult:
     naive_cpu_us_per_event: float = 0.0
     redis_commands_per_event: float = 0.0
     redis_commands_top: dict[str, float] = field(default_factory=dict)
+    redis_aof_bytes_per_event: float | None = None
     redis_round_trips_per_batch: float = 0.0
     mean_batch: float = 0.0
     worker_rss_mib: float = 0.0
@@ -71,6 +72,7 @@ class BenchResult:
         self.broker_cpu_us_per_event = used.broker_cpu_us
         self.redis_commands_per_event = used.commands_per_event()
         self.redis_commands_top = used.top_commands()
+        self.redis_aof_bytes_per_event = used.aof_bytes_per_event()
 
     def record_baselines(self, naive_per_s: float, bare_per_s: float) -> None:
         self.naive_per_s, self.bare_consumer_per_s = naive_per_s, bare_per_s
@@ -103,6 +105,9 @@ def report(r: BenchResult) -> str:
 
 def _rows(r: BenchResult) -> list[tuple[str, str]]:
     broker = "n/a" if r.broker_cpu_us_per_event is None else f"{r.broker_cpu_us_per_event:,.1f}"
+    aof = "n/a (rewritten meanwhile)"
+    if r.redis_aof_bytes_per_event is not None:
+        aof = f"{r.redis_aof_bytes_per_event:,.0f} bytes (backlog window)"
     top = ", ".join(f"{name} {n:.2f}" for name, n in r.redis_commands_top.items())
     return [
         (
@@ -136,6 +141,7 @@ def _rows(r: BenchResult) -> list[tuple[str, str]]:
             f"{r.worker_rss_mib:.0f} / {r.worker_peak_rss_mib:.0f} MiB",
         ),
         ("Redis persistence", r.redis_aof_config),
+        ("  AOF growth per event", aof),
         (
             "  during the run",
             f"{r.redis_aof_rewrites} AOF rewrites, {r.redis_forks} forks, "

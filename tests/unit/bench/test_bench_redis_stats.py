@@ -10,7 +10,7 @@ from stockline.bench.redis_stats import describe_aof, sample, window
 from stockline.bench.resources import Sample, broker_port, usage
 
 
-def _info(cpu: float, forks: int, **calls: int) -> dict[str, Any]:
+def _info(cpu: float, forks: int, aof: int = 0, **calls: int) -> dict[str, Any]:
     info: dict[str, Any] = {
         "used_cpu_sys": cpu / 4,
         "used_cpu_user": 3 * cpu / 4,
@@ -19,6 +19,7 @@ def _info(cpu: float, forks: int, **calls: int) -> dict[str, Any]:
         "aof_rewrites": forks,
         "total_forks": forks,
         "aof_delayed_fsync": 0,
+        "aof_current_size": aof,
         "redis_version": "7.0.15",
     }
     for name, n in calls.items():
@@ -43,11 +44,19 @@ def test_a_window_counts_only_what_happened_in_it() -> None:
     assert w.calls == {"evalsha": 100, "hset": 400, "hincrby": 300}  # get did not move
     assert w.total_calls == 800  # commands inside the scripts count as well as the EVALSHA
     assert w.top_calls(2) == [("hset", 400), ("hincrby", 300)]
+    assert w.aof_bytes is None  # a rewrite in the window reset the file's size
+
+
+def test_aof_growth_is_known_only_without_a_rewrite() -> None:
+    w = window(sample(_info(1.0, 3, aof=1_000)), sample(_info(1.0, 3, aof=801_000)))
+    assert w.aof_bytes == 800_000
 
 
 def test_usage_divides_every_cost_by_the_events_of_the_window() -> None:
-    before = Sample(10.0, 1_000, 5.0, 2.0, sample(_info(1.0, 0, evalsha=0, hset=0)))
-    after = Sample(12.0, 21_000, 7.0, 2.5, sample(_info(2.0, 0, evalsha=20_000, hset=60_000)))
+    before = Sample(10.0, 1_000, 5.0, 2.0, sample(_info(1.0, 0, 10**6, evalsha=0, hset=0)))
+    after = Sample(
+        12.0, 21_000, 7.0, 2.5, sample(_info(2.0, 0, 2 * 10**6, evalsha=20_000, hset=60_000))
+    )
     used = usage(before, after)
     assert used.per_s == 10_000
     assert used.worker_cpu_us == pytest.approx(100.0)  # 2 s of CPU over 20,000 events
@@ -55,6 +64,7 @@ def test_usage_divides_every_cost_by_the_events_of_the_window() -> None:
     assert used.broker_cpu_us == pytest.approx(25.0)
     assert used.commands_per_event() == 4.0
     assert used.top_commands() == {"hset": 3.0, "evalsha": 1.0}
+    assert used.aof_bytes_per_event() == 50.0
 
 
 def test_a_broker_elsewhere_has_no_cpu_figure() -> None:

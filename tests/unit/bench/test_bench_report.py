@@ -38,6 +38,7 @@ def _result() -> BenchResult:
     r.redis_round_trips_per_batch, r.mean_batch = 2.0, 844.0
     r.worker_rss_mib, r.worker_peak_rss_mib = 190.0, 235.0
     r.redis_aof_config = "appendonly yes, appendfsync everysec"
+    r.redis_aof_bytes_per_event = 812.4
     r.redis_aof_rewrites = r.redis_forks = 1
     r.record_gc([(5_000_000, 12_000), (9_000_000, 180_000)], window_us=(8_000_000, 9_500_000))
     r.progress = [(0.0, 2_000.0), (0.25, 4_000.0)]
@@ -60,6 +61,8 @@ def test_the_report_prints_every_figure() -> None:
         "over 998,000 events",
         "13.76: hset 2.46, evalsha 0.79",
         "190 / 235 MiB",
+        "appendonly yes, appendfsync everysec",
+        "812 bytes (backlog window)",
         "1 AOF rewrites, 1 forks, 0 delayed fsyncs",
         "2 in the run (longest 180 ms), 1 in the latency window (longest 180 ms)",
     ):
@@ -69,7 +72,9 @@ def test_the_report_prints_every_figure() -> None:
 def test_a_broker_not_on_this_machine_reads_n_a() -> None:
     r = _result()
     r.broker_cpu_us_per_event = None
+    r.redis_aof_bytes_per_event = None
     assert "broker n/a" in report(r)
+    assert "n/a (rewritten meanwhile)" in report(r)
 
 
 def test_bench_json_has_every_figure_and_no_latency_list(tmp_path: Path) -> None:
