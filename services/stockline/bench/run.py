@@ -113,6 +113,8 @@ async def measure_backlog(
         while done < events:
             await asyncio.sleep(_POLL_S if first else _POLL_S / 5)
             done = (await worker.metrics()).consumed()
+            if worker.exited():
+                raise SystemExit(f"stockline bench: the worker exited; see {worker.log_path}")
             if done and first is None:
                 first = await sampler.take(worker.tree, done)
             if first is not None:

@@ -155,10 +155,8 @@ class WorkerProcess:
 
         return Scrape(await asyncio.to_thread(get))
 
-    def cpu_s(self) -> float:
-        """CPU seconds the worker's processes used so far."""
-        assert self.tree is not None
-        return self.tree.cpu_s()
+    def exited(self) -> bool:
+        return self.proc is not None and self.proc.poll() is not None
 
     def processes(self) -> int:
         assert self.tree is not None
