@@ -27,6 +27,7 @@ POSITIVE = (
     "worker_cpu_us_per_event",
     "redis_cpu_us_per_event",
     "redis_commands_per_event",
+    "redis_script_calls_per_event",  # the worker's script calls
     "worker_rss_mib",
     "worker_peak_rss_mib",
     "mean_batch",
@@ -55,7 +56,7 @@ def test_bench_reports_every_figure(world: World, tmp_path: Path) -> None:
     figures = json.loads((tmp_path / "bench.json").read_text())
     assert [k for k in POSITIVE if not figures[k] > 0] == []
     assert set(PRESENT) <= set(figures)
-    assert figures["redis_commands_top"]["evalsha"] > 0  # the worker's script calls
+    assert figures["redis_commands_top"]  # instance-wide: other clients' commands may lead
     assert (tmp_path / "bench.png").stat().st_size > 0
     for name in ("applied_per_s", "naive_per_s", "ratio_to_naive", "latency_p50_ms / p99_ms"):
         assert name in result.stdout

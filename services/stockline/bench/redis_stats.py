@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 _CMDSTAT = "cmdstat_"
+SCRIPT_CALLS = frozenset({"evalsha", "eval", "evalsha_ro", "eval_ro", "fcall", "fcall_ro"})
 AOF_CONFIG = (
     "appendonly",
     "appendfsync",
@@ -71,6 +72,11 @@ class RedisWindow:
     @property
     def total_calls(self) -> int:
         return sum(self.calls.values())
+
+    @property
+    def script_calls(self) -> int:
+        """Calls that ran a script or function (each counts as one, its commands apart)."""
+        return sum(n for name, n in self.calls.items() if name in SCRIPT_CALLS)
 
     def top_calls(self, n: int) -> list[tuple[str, int]]:
         """The `n` most called commands in the window, most first."""

@@ -52,6 +52,9 @@ class Usage:
     def commands_per_event(self) -> float:
         return self.redis.total_calls / self.events if self.events else 0.0
 
+    def script_calls_per_event(self) -> float:
+        return self.redis.script_calls / self.events if self.events else 0.0
+
     def top_commands(self, n: int = 8) -> dict[str, float]:
         return {name: calls / self.events for name, calls in self.redis.top_calls(n)}
 

@@ -40,6 +40,7 @@ class BenchResult:
     naive_cpu_us_per_event: float = 0.0
     redis_commands_per_event: float = 0.0
     redis_commands_top: dict[str, float] = field(default_factory=dict)
+    redis_script_calls_per_event: float = 0.0
     redis_aof_bytes_per_event: float | None = None
     redis_round_trips_per_batch: float = 0.0
     mean_batch: float = 0.0
@@ -72,6 +73,7 @@ class BenchResult:
         self.broker_cpu_us_per_event = used.broker_cpu_us
         self.redis_commands_per_event = used.commands_per_event()
         self.redis_commands_top = used.top_commands()
+        self.redis_script_calls_per_event = used.script_calls_per_event()
         self.redis_aof_bytes_per_event = used.aof_bytes_per_event()
 
     def record_baselines(self, naive_per_s: float, bare_per_s: float) -> None:
@@ -134,6 +136,7 @@ def _rows(r: BenchResult) -> list[tuple[str, str]]:
         ),
         ("  naive consumer", f"{r.naive_cpu_us_per_event:,.1f} (its process only)"),
         ("redis_commands_per_event", f"{r.redis_commands_per_event:.2f}: {top}"),
+        ("  of which script calls", f"{r.redis_script_calls_per_event:.2f} per event"),
         ("mean batch", f"{r.mean_batch:,.0f} events"),
         ("Redis round trips per batch", f"{r.redis_round_trips_per_batch:.2f}"),
         (

@@ -43,6 +43,7 @@ def test_a_window_counts_only_what_happened_in_it() -> None:
     assert (w.forks, w.aof_rewrites) == (1, 1)
     assert w.calls == {"evalsha": 100, "hset": 400, "hincrby": 300}  # get did not move
     assert w.total_calls == 800  # commands inside the scripts count as well as the EVALSHA
+    assert w.script_calls == 100
     assert w.top_calls(2) == [("hset", 400), ("hincrby", 300)]
     assert w.aof_bytes is None  # a rewrite in the window reset the file's size
 
@@ -63,6 +64,7 @@ def test_usage_divides_every_cost_by_the_events_of_the_window() -> None:
     assert used.redis_cpu_us == pytest.approx(50.0)
     assert used.broker_cpu_us == pytest.approx(25.0)
     assert used.commands_per_event() == 4.0
+    assert used.script_calls_per_event() == 1.0
     assert used.top_commands() == {"hset": 3.0, "evalsha": 1.0}
     assert used.aof_bytes_per_event() == 50.0
 

@@ -35,6 +35,7 @@ def _result() -> BenchResult:
     r.naive_cpu_us_per_event = 30.1
     r.redis_commands_per_event = 13.76
     r.redis_commands_top = {"hset": 2.46, "evalsha": 0.79}
+    r.redis_script_calls_per_event = 0.79
     r.redis_round_trips_per_batch, r.mean_batch = 2.0, 844.0
     r.worker_rss_mib, r.worker_peak_rss_mib = 190.0, 235.0
     r.redis_aof_config = "appendonly yes, appendfsync everysec"
@@ -60,6 +61,7 @@ def test_the_report_prints_every_figure() -> None:
         "worker 121.5 (1 process(es)), Redis 62.0 (+0.0 in forks), broker 19.8",
         "over 998,000 events",
         "13.76: hset 2.46, evalsha 0.79",
+        "0.79 per event",
         "190 / 235 MiB",
         "appendonly yes, appendfsync everysec",
         "812 bytes (backlog window)",
