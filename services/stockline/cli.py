@@ -132,6 +132,7 @@ def _bench(settings: Settings, args: argparse.Namespace) -> int:
                 events=args.events,
                 skus=args.skus,
                 nodes=args.nodes,
+                warmup_s=args.warmup_seconds,
                 latency_s=args.latency_seconds,
                 out=args.out,
             ),
@@ -283,17 +284,24 @@ def build_parser() -> argparse.ArgumentParser:
     bench = _command(
         sub,
         "bench",
-        help="measure one worker on the real broker: sustained events/s, ratio to a bare "
-        "consumer, event-to-ATP latency at half peak, Redis round trips, RSS",
+        help="measure one worker on the real broker: sustained events/s against a naive and a "
+        "bare consumer, event-to-ATP latency at half peak, CPU per event of the worker, Redis "
+        "and the broker, Redis commands per event, RSS",
     )
     bench.add_argument("--events", type=int, default=1_000_000, help="backlog size")
     bench.add_argument("--skus", type=int, default=10_000, help="SKUs the events spread over")
     bench.add_argument("--nodes", type=int, default=20, help="nodes the events spread over")
     bench.add_argument(
+        "--warmup-seconds",
+        type=float,
+        default=10.0,
+        help="events offered at half peak before latency is measured",
+    )
+    bench.add_argument(
         "--latency-seconds",
         type=float,
         default=20.0,
-        help="how long events are offered at half peak",
+        help="how long latency is measured at half peak, after the warm-up",
     )
     bench.add_argument(
         "--out", type=Path, default=Path("out/bench"), help="where bench.json and bench.png go"

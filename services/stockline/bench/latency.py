@@ -4,6 +4,7 @@ A snapshot of a SKU stamped `as_of` covers every event of that SKU the worker ha
 it started that batch, so each pending event of the SKU sent no later than `as_of` is
 resolved by the first such snapshot to arrive. Events sent a moment before `as_of` but not
 yet read would resolve early; at the rates measured that bias is below a millisecond.
+Events sent before `measure_from_us` (the warm-up) are resolved but not counted.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import contextlib
 import statistics
 import time
 from collections import defaultdict, deque
+from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
@@ -24,14 +26,33 @@ from stockline.settings import Settings
 _AS_OF = b'"as_of":"'
 
 
+def sku_of_sku_key(key: bytes) -> str:
+    """`inventory.atp` records are keyed by SKU."""
+    return key.decode()
+
+
+def sku_of_node_key(key: bytes) -> str:
+    """`inventory.atp.nodes` records are keyed `<sku>/<node_id>`."""
+    return key.split(b"/", 1)[0].decode()
+
+
+def atp_source(settings: Settings) -> tuple[str, Callable[[bytes], str]]:
+    """The topic the probe reads and how a record's key names its SKU. Both ATP topics
+    carry `as_of`; to time the per-node records instead, return the node topic's name
+    with `sku_of_node_key`."""
+    return settings.atp_topic, sku_of_sku_key
+
+
 def _as_of_us(value: bytes) -> int:
     start = value.index(_AS_OF) + len(_AS_OF)
     return rfc3339.to_epoch_us(rfc3339.parse(value[start : value.index(b'"', start)].decode()))
 
 
 class LatencyProbe:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, measure_from_us: int = 0) -> None:
         self._settings = settings
+        self._topic, self._sku_of = atp_source(settings)
+        self.measure_from_us = measure_from_us
         self._pending: dict[str, deque[int]] = defaultdict(deque)
         self._latencies_us: list[int] = []
         self._consumer: AIOKafkaConsumer | None = None
@@ -43,7 +64,7 @@ class LatencyProbe:
         s = self._settings
         self._consumer = AIOKafkaConsumer(**client_options(s), enable_auto_commit=False)
         await self._consumer.start()
-        tps = [TopicPartition(s.atp_topic, p) for p in range(s.partitions)]
+        tps = [TopicPartition(self._topic, p) for p in range(s.partitions)]
         self._consumer.assign(tps)
         await self._consumer.seek_to_end(*tps)
         self._task = asyncio.create_task(self._read())
@@ -81,14 +102,17 @@ class LatencyProbe:
             received_us = time.time_ns() // 1000
             for records in batch.values():
                 for record in records:
-                    # the key is the SKU; only as_of is read from the value: parsing whole
-                    # 20-node snapshots here took CPU from the worker being measured
-                    self._resolve(record.key.decode(), _as_of_us(record.value), received_us)
+                    # only as_of is read from the value: parsing whole 20-node snapshots
+                    # here took CPU from the worker being measured
+                    sku = self._sku_of(record.key)
+                    self._resolve(sku, _as_of_us(record.value), received_us)
 
     def _resolve(self, sku: str, as_of_us: int, received_us: int) -> None:
         pending = self._pending.get(sku)
         while pending and pending[0] <= as_of_us:
-            self._latencies_us.append(received_us - pending.popleft())
+            sent_us = pending.popleft()
+            if sent_us >= self.measure_from_us:
+                self._latencies_us.append(received_us - sent_us)
             self._outstanding -= 1
         if self._outstanding == 0:
             self._drained.set()

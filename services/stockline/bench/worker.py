@@ -13,6 +13,8 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 from stockline.adapters.kafka.options import client_options
+from stockline.bench import gc_probe
+from stockline.bench.procstat import ProcessTree
 from stockline.settings import Settings
 
 _EVENT_TYPES = (
@@ -22,22 +24,31 @@ _EVENT_TYPES = (
 
 
 class BenchWorld:
-    """The settings of one benchmark run: every name carries the run id."""
+    """The settings of one benchmark run: every name carries the run id. Every topic
+    setting (`*_topic`, `*_topics`) is renamed, so a topic added to the settings stays
+    inside the run too."""
 
     def __init__(self, base: Settings) -> None:
         self.run = uuid.uuid4().hex[:8]
         prefix = f"bench-{self.run}"
         self.settings = base.model_copy(
-            update={
-                "key_prefix": prefix,
-                "consumer_group": prefix,
-                "input_topics": tuple(f"{prefix}.{t}" for t in base.input_topics),
-                "atp_topic": f"{prefix}.{base.atp_topic}",
-                "dlq_topic": f"{prefix}.{base.dlq_topic}",
-                "reorder_topic": f"{prefix}.{base.reorder_topic}",
-                "rebalance_topic": f"{prefix}.{base.rebalance_topic}",
-            }
+            update={"key_prefix": prefix, "consumer_group": prefix, **_topics(base, prefix)}
         )
+        self.naive_group = f"{prefix}-naive"
+        self.naive_topic = f"{prefix}.naive-out"
+
+    async def create_naive_topic(self) -> None:
+        """The scratch topic the naive baseline publishes to."""
+        from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+        s = self.settings
+        admin = AIOKafkaAdminClient(**client_options(s))
+        await admin.start()
+        try:
+            topic = NewTopic(self.naive_topic, s.partitions, s.replication_factor)
+            await admin.create_topics([topic])
+        finally:
+            await admin.close()
 
     async def clean(self) -> None:
         """Delete the run's Redis keys and topics, so runs do not pile up."""
@@ -58,7 +69,7 @@ class BenchWorld:
         admin = AIOKafkaAdminClient(**client_options(s))
         await admin.start()
         try:
-            await admin.delete_topics([*s.input_topics, *s.output_topics])
+            await admin.delete_topics([*s.input_topics, *s.output_topics, self.naive_topic])
         finally:
             await admin.close()
 
@@ -70,6 +81,17 @@ class BenchWorld:
         env["STOCKLINE_WEB_PORT"] = str(web_port)
         env["STOCKLINE_API_TOKENS"] = "[]"
         return env
+
+
+def _topics(base: Settings, prefix: str) -> dict[str, object]:
+    renamed: dict[str, object] = {}
+    for name in type(base).model_fields:
+        value = getattr(base, name)
+        if name.endswith("_topic"):
+            renamed[name] = f"{prefix}.{value}"
+        elif name.endswith("_topics"):
+            renamed[name] = tuple(f"{prefix}.{t}" for t in value)
+    return renamed
 
 
 def json_list(values: tuple[object, ...] | list[object]) -> str:
@@ -98,21 +120,28 @@ class Scrape:
 
 
 class WorkerProcess:
+    """`stockline worker` in the run's namespace, with its full garbage collections logged
+    (gc_probe). CPU and memory are summed over the process and all its descendants."""
+
     def __init__(self, world: BenchWorld, log_dir: Path, web_port: int = 0) -> None:
         self.world = world
         self.web_port = web_port or _free_port()
         log_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = log_dir / "worker.log"
+        self.gc_log_path = log_dir / "worker-gc.log"
         self.proc: subprocess.Popen[bytes] | None = None
+        self.tree: ProcessTree | None = None
 
     def start(self) -> WorkerProcess:
+        self.gc_log_path.unlink(missing_ok=True)
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "stockline.cli", "worker"],
+                [sys.executable, "-m", "stockline.bench.gc_probe", str(self.gc_log_path), "worker"],
                 env=self.world.env(self.web_port),
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
+        self.tree = ProcessTree(self.proc.pid)
         return self
 
     async def metrics(self) -> Scrape:
@@ -126,14 +155,21 @@ class WorkerProcess:
 
         return Scrape(await asyncio.to_thread(get))
 
+    def exited(self) -> bool:
+        return self.proc is not None and self.proc.poll() is not None
+
+    def processes(self) -> int:
+        assert self.tree is not None
+        return len(self.tree.members())
+
     def rss_mib(self) -> tuple[float, float]:
-        """(current, peak) resident set size of the worker, from /proc."""
-        assert self.proc is not None
-        fields = {}
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            name, _, value = line.partition(":")
-            fields[name] = value.strip()
-        return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+        """(current, peak) resident set size of the worker's processes, from /proc."""
+        assert self.tree is not None
+        return self.tree.rss_mib()
+
+    def full_gc_pauses(self) -> list[tuple[int, int]]:
+        """(epoch µs, pause µs) of the worker's full garbage collections so far."""
+        return gc_probe.read_pauses(self.gc_log_path)
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

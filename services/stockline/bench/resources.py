@@ -1,0 +1,117 @@
+"""CPU of the worker, Redis and the broker over a window of events, from samples taken at
+its edges: worker and broker from /proc, Redis from `INFO all` (cpu, commandstats,
+persistence, stats)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from stockline.bench import redis_stats
+from stockline.bench.procstat import ProcessTree, find_broker
+from stockline.bench.redis_stats import RedisSample, RedisWindow
+from stockline.settings import Settings
+
+_LOCAL = frozenset({"127.0.0.1", "localhost", "::1", "[::1]", "0.0.0.0"})
+
+
+@dataclass(frozen=True)
+class Sample:
+    at: float
+    """time.monotonic() when taken"""
+    events: float
+    """events the worker had consumed"""
+    worker_cpu_s: float
+    broker_cpu_s: float | None
+    redis: RedisSample
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Per event over a window; the broker is None when it does not run on this machine."""
+
+    events: float
+    seconds: float
+    worker_cpu_us: float
+    redis_cpu_us: float
+    redis_fork_cpu_us: float
+    broker_cpu_us: float | None
+    redis: RedisWindow
+
+    @property
+    def per_s(self) -> float:
+        return self.events / self.seconds if self.seconds > 0 else 0.0
+
+    def aof_bytes_per_event(self) -> float | None:
+        if self.redis.aof_bytes is None or not self.events:
+            return None
+        return self.redis.aof_bytes / self.events
+
+    def commands_per_event(self) -> float:
+        return self.redis.total_calls / self.events if self.events else 0.0
+
+    def script_calls_per_event(self) -> float:
+        return self.redis.script_calls / self.events if self.events else 0.0
+
+    def top_commands(self, n: int = 8) -> dict[str, float]:
+        return {name: calls / self.events for name, calls in self.redis.top_calls(n)}
+
+
+def usage(before: Sample, after: Sample) -> Usage:
+    events = after.events - before.events
+    per_us = 1e6 / events if events > 0 else 0.0
+    redis = redis_stats.window(before.redis, after.redis)
+    broker = None
+    if before.broker_cpu_s is not None and after.broker_cpu_s is not None:
+        broker = (after.broker_cpu_s - before.broker_cpu_s) * per_us
+    return Usage(
+        events=events,
+        seconds=after.at - before.at,
+        worker_cpu_us=(after.worker_cpu_s - before.worker_cpu_s) * per_us,
+        redis_cpu_us=redis.cpu_s * per_us,
+        redis_fork_cpu_us=redis.fork_cpu_s * per_us,
+        broker_cpu_us=broker,
+        redis=redis,
+    )
+
+
+def broker_port(bootstrap: str) -> int | None:
+    """The port of the first bootstrap server when it runs on this machine."""
+    host, _, port = bootstrap.split(",")[0].strip().rpartition(":")
+    return int(port) if host in _LOCAL and port.isdigit() else None
+
+
+class Sampler:
+    def __init__(self, settings: Settings) -> None:
+        self.redis = Redis.from_url(settings.redis_url)
+        port = broker_port(settings.kafka_bootstrap)
+        pid = find_broker(port) if port is not None else None
+        self._broker = ProcessTree(pid) if pid is not None else None
+
+    async def redis_sample(self) -> RedisSample:
+        return redis_stats.sample(await self.redis.info("all"))
+
+    async def take(self, worker: ProcessTree, events: float) -> Sample:
+        return Sample(
+            at=time.monotonic(),
+            events=events,
+            worker_cpu_s=worker.cpu_s(),
+            broker_cpu_s=self._broker.cpu_s() if self._broker is not None else None,
+            redis=await self.redis_sample(),
+        )
+
+    async def aof_config(self) -> str:
+        from redis.exceptions import ResponseError
+
+        try:
+            config = {
+                n: str((await self.redis.config_get(n)).get(n, "?")) for n in redis_stats.AOF_CONFIG
+            }
+        except ResponseError:  # CONFIG refused (ACL, managed Redis)
+            config = {}
+        return redis_stats.describe_aof(config)
+
+    async def close(self) -> None:
+        await self.redis.aclose()
