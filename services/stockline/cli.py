@@ -135,6 +135,7 @@ def _bench(settings: Settings, args: argparse.Namespace) -> int:
                 warmup_s=args.warmup_seconds,
                 latency_s=args.latency_seconds,
                 out=args.out,
+                processes=args.processes,
             ),
         )
     )  # prints its report as soon as the figures are in, before it cleans up
@@ -284,7 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench = _command(
         sub,
         "bench",
-        help="measure one worker on the real broker: sustained events/s against a naive and a "
+        help="measure a worker on the real broker: sustained events/s against a naive and a "
         "bare consumer, event-to-ATP latency at half peak, CPU per event of the worker, Redis "
         "and the broker, Redis commands per event, RSS",
     )
@@ -302,6 +303,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=20.0,
         help="how long latency is measured at half peak, after the warm-up",
+    )
+    bench.add_argument(
+        "--processes",
+        type=_positive,
+        default=1,
+        help="worker processes (`stockline worker --processes N`) folding the backlog",
     )
     bench.add_argument(
         "--out", type=Path, default=Path("out/bench"), help="where bench.json and bench.png go"

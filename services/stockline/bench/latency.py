@@ -37,10 +37,10 @@ def sku_of_node_key(key: bytes) -> str:
 
 
 def atp_source(settings: Settings) -> tuple[str, Callable[[bytes], str]]:
-    """The topic the probe reads and how a record's key names its SKU. Both ATP topics
-    carry `as_of`; to time the per-node records instead, return the node topic's name
-    with `sku_of_node_key`."""
-    return settings.atp_topic, sku_of_sku_key
+    """The topic the probe reads and how a record's key names its SKU: the per-node
+    records, since every event that changes stock changes a node's record (an inbound
+    change, say, may leave the SKU's totals alone)."""
+    return settings.atp_nodes_topic, sku_of_node_key
 
 
 def _as_of_us(value: bytes) -> int:

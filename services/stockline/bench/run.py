@@ -47,6 +47,7 @@ async def run_bench(
     warmup_s: float,
     latency_s: float,
     out: Path,
+    processes: int = 1,
 ) -> BenchResult:
     world = BenchWorld(settings)
     result = BenchResult(events, skus, nodes, settings.partitions)
@@ -57,7 +58,7 @@ async def run_bench(
     run_start = await sampler.redis_sample()
     workload = Workload(skus=skus, nodes=nodes, seed=7, run=world.run)
     await produce_backlog(world.settings, workload, events)
-    worker = WorkerProcess(world, out).start()
+    worker = WorkerProcess(world, out, processes=processes).start()
     complete = False
     try:
         await measure_backlog(worker, sampler, events, result)

@@ -101,9 +101,12 @@ def json_list(values: tuple[object, ...] | list[object]) -> str:
 
 
 class Scrape:
-    def __init__(self, text: str) -> None:
+    """The samples of one or more /metrics pages (a worker's processes), values summed."""
+
+    def __init__(self, *texts: str) -> None:
         self._samples = [
             (s.name, s.labels, s.value)
+            for text in texts
             for family in text_string_to_metric_families(text)
             for s in family.samples
         ]
@@ -123,9 +126,12 @@ class WorkerProcess:
     """`stockline worker` in the run's namespace, with its full garbage collections logged
     (gc_probe). CPU and memory are summed over the process and all its descendants."""
 
-    def __init__(self, world: BenchWorld, log_dir: Path, web_port: int = 0) -> None:
+    def __init__(
+        self, world: BenchWorld, log_dir: Path, web_port: int = 0, processes: int = 1
+    ) -> None:
         self.world = world
-        self.web_port = web_port or _free_port()
+        self.processes_asked = processes
+        self.web_port = web_port or _free_ports(processes)
         log_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = log_dir / "worker.log"
         self.gc_log_path = log_dir / "worker-gc.log"
@@ -136,7 +142,15 @@ class WorkerProcess:
         self.gc_log_path.unlink(missing_ok=True)
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "stockline.bench.gc_probe", str(self.gc_log_path), "worker"],
+                [
+                    sys.executable,
+                    "-m",
+                    "stockline.bench.gc_probe",
+                    str(self.gc_log_path),
+                    "worker",
+                    "--processes",
+                    str(self.processes_asked),
+                ],
                 env=self.world.env(self.web_port),
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -145,15 +159,19 @@ class WorkerProcess:
         return self
 
     async def metrics(self) -> Scrape:
-        def get() -> str:
+        """Every worker process's /metrics (children of `--processes N` serve one each)."""
+
+        def get(port: int) -> str:
             try:
-                url = f"http://127.0.0.1:{self.web_port}/metrics"
+                url = f"http://127.0.0.1:{port}/metrics"
                 with urllib.request.urlopen(url, timeout=2) as response:
                     return str(response.read().decode())
             except OSError:
                 return ""
 
-        return Scrape(await asyncio.to_thread(get))
+        ports = [self.web_port + n for n in range(self.processes_asked)]
+        texts = await asyncio.gather(*(asyncio.to_thread(get, port) for port in ports))
+        return Scrape(*texts)
 
     def exited(self) -> bool:
         return self.proc is not None and self.proc.poll() is not None
@@ -186,3 +204,19 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def _free_ports(count: int) -> int:
+    """The first of `count` consecutive ports free on loopback."""
+    import socket
+
+    for _ in range(50):
+        base = _free_port()
+        try:
+            for port in range(base, base + count):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError(f"no {count} consecutive free ports on 127.0.0.1")

@@ -26,9 +26,9 @@ def test_every_topic_of_a_run_carries_its_id() -> None:
     assert world.naive_group != s.consumer_group  # the baseline reads from the beginning
 
 
-def test_the_probe_reads_the_sku_topic_and_either_key_form() -> None:
-    settings = Settings(atp_topic="x.inventory.atp")
-    assert atp_source(settings) == ("x.inventory.atp", sku_of_sku_key)
+def test_the_probe_reads_the_node_topic_and_either_key_form() -> None:
+    settings = Settings(atp_nodes_topic="x.inventory.atp.nodes")
+    assert atp_source(settings) == ("x.inventory.atp.nodes", sku_of_node_key)
     assert sku_of_sku_key(b"SKU-1") == "SKU-1"
     assert sku_of_node_key(b"SKU-1/DC-EAST") == "SKU-1"
 
