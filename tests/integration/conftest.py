@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
+from stockline import bootstrap
 from stockline.adapters.redis.store import RedisLedgerStore
-from stockline.bootstrap import keys
 from tests.conftest import Stack
 from tests.integration.harness import WorkerProcess, World
 
@@ -44,7 +44,9 @@ async def ledger(world: World) -> AsyncIterator[RedisLedgerStore]:
     """A reader of the world's ledger in Redis (the store adapter, used read-only)."""
     client = Redis.from_url(world.redis_url, decode_responses=True)
     settings = world.settings
-    yield RedisLedgerStore(client, keys=keys(settings), retention_us=settings.retention_us)
+    yield RedisLedgerStore(
+        client, keys=bootstrap.keys(settings), retention_us=settings.retention_us
+    )
     async for key in client.scan_iter(match=f"{settings.key_prefix}:*", count=1000):
         await client.unlink(key)
     await client.aclose()

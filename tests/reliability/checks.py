@@ -1,5 +1,6 @@
 """What the reliability tests measure: the Redis ledger against the reference fold, cell by
-cell; the per-SKU `seen` sets against the produced event ids; workers' counters; offsets."""
+cell; the event ids the `seen` sets hold per SKU against the produced ones; workers'
+counters; offsets."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from aiokafka.structs import TopicPartition
 from redis.asyncio import Redis
 
 from stockline.adapters.redis.keys import Keys
-from stockline.adapters.redis.store import snapshot_from_hash
+from stockline.adapters.redis.replies import snapshot_from_hash
 from stockline.domain.events import Event
 from tests.integration.harness import Producer, WorkerProcess, World, scrape
 from tests.unit.domain.reference import Stock
@@ -30,9 +31,9 @@ OUTCOMES = ("applied", "duplicate", "redelivered", "rejected")
 class LedgerProbe:
     """Reads one world's ledger and seen sets from Redis (read-only, pipelined)."""
 
-    def __init__(self, redis_url: str, key_prefix: str) -> None:
+    def __init__(self, redis_url: str, keys: Keys) -> None:
         self.redis = Redis.from_url(redis_url, decode_responses=True)
-        self.keys = Keys(key_prefix)
+        self.keys = keys
 
     async def ledger(self, skus: Sequence[str]) -> Ledger:
         pipe = self.redis.pipeline(transaction=False)
@@ -48,10 +49,18 @@ class LedgerProbe:
         return out
 
     async def seen(self, skus: Sequence[str]) -> dict[str, set[str]]:
+        """Per SKU, the event ids its ledger shard's `seen` set holds for it."""
+        shards = sorted({self.keys.shard(sku) for sku in skus})
         pipe = self.redis.pipeline(transaction=False)
-        for sku in skus:
-            pipe.zrange(self.keys.seen(sku), 0, -1)
-        return {sku: set(ids) for sku, ids in zip(skus, await pipe.execute(), strict=True)}
+        for shard in shards:
+            pipe.zrange(self.keys.seen(shard), 0, -1)
+        out: dict[str, set[str]] = {sku: set() for sku in skus}
+        for members in await pipe.execute():
+            for member in members:
+                sku, _, event_id = member.partition("|")
+                if sku in out:
+                    out[sku].add(event_id)
+        return out
 
     async def watermarks(self) -> dict[str, int]:
         found = await self.redis.hgetall(self.keys.watermarks())
