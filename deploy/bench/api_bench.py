@@ -60,6 +60,7 @@ async def seed(redis_url: str, keys: Keys, skus: int) -> list[str]:
     store = RedisLedgerStore(redis, keys=keys, retention_us=7 * 86_400 * 10**6)
     names = [f"BENCH-{n:06d}" for n in range(skus)]
     now = time.time_ns() // 1000
+    offset = 0  # one running offset: the store skips offsets its SKU's shard already applied
     for start in range(0, skus, 500):
         chunk = names[start : start + 500]
         events = [
@@ -67,8 +68,11 @@ async def seed(redis_url: str, keys: Keys, skus: int) -> list[str]:
             for n, sku in enumerate(chunk)
             for node in NODES
         ]
-        result = await store.apply([Delivery(e, "bench", 0, i) for i, e in enumerate(events)], now)
-        await store.record_progress({}, result.snapshots)
+        deliveries = [Delivery(e, "bench", 0, offset + i) for i, e in enumerate(events)]
+        offset += len(events)
+        result = await store.apply(deliveries, now)
+        indexed = [(c.sku, n.node_id) for c in result.changes for n in c.nodes if n.new]
+        await store.record_progress({}, indexed)
     await redis.aclose()
     return names
 

@@ -1,16 +1,20 @@
-"""`stockline demo`: a WMS/OMS story for one SKU, with ATP printed as the worker publishes it."""
+"""`stockline demo`: a WMS/OMS story for one SKU, with ATP printed as the worker publishes it:
+each change's network ATP from `inventory.atp` and the nodes it changed from
+`inventory.atp.nodes`."""
 
 from __future__ import annotations
 
-import json
+import asyncio
 import time
 import uuid
+from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
 
 from stockline.adapters.kafka.options import client_options
 from stockline.contracts.codec import encode
+from stockline.contracts.outbound import NodeAtpRecord, SkuAtpRecord
 from stockline.domain.events import (
     CycleCount,
     InboundExpected,
@@ -22,16 +26,7 @@ from stockline.domain.events import (
     TransferShipped,
 )
 from stockline.settings import Settings
-
-TOPIC_OF: dict[type[InventoryEvent], str] = {
-    Receipt: "inventory.receipts",
-    Pick: "inventory.picks",
-    CycleCount: "inventory.cycle-counts",
-    OrderPlaced: "inventory.orders",
-    InboundExpected: "inventory.receipts",
-    TransferShipped: "inventory.transfers",
-    TransferReceived: "inventory.transfers",
-}
+from stockline.simulation.kafka_io import topic_of
 
 
 def story(sku: str, start_us: int) -> list[tuple[str, InventoryEvent]]:
@@ -78,44 +73,104 @@ async def run_demo(settings: Settings, *, sku: str) -> int:
     await producer.start()
     await consumer.start()
     try:
-        await _seek_to_end(consumer, settings.atp_topic)
-        version = 0
+        await _seek_to_end(consumer, (settings.atp_nodes_topic, settings.atp_topic))
+        view = AtpView(sku, settings.atp_nodes_topic)
         for text, event in story(sku, time.time_ns() // 1000 - 60_000_000):
-            await producer.send_and_wait(TOPIC_OF[type(event)], encode(event), key=sku.encode())
+            topic = topic_of(settings, event)  # the configured input topic of its type
+            await producer.send_and_wait(topic, encode(event), key=sku.encode())
             print(f"> {text}")
-            version = await _print_next_atp(consumer, sku, version)
+            print(f"  {await _next_change(consumer, view)}")
     finally:
         await producer.stop()
         await consumer.stop()
     return 0
 
 
-async def _seek_to_end(consumer: AIOKafkaConsumer, topic: str) -> None:
-    partitions = consumer.partitions_for_topic(topic) or set()
-    if not partitions:
+@dataclass
+class AtpView:
+    """What a storefront keeps of one SKU from the two ATP topics: per node the latest
+    `inventory.atp.nodes` record, and the latest `inventory.atp` record (network ATP)."""
+
+    sku: str
+    nodes_topic: str
+    version: int = -1
+    """The highest version taken so far; records at or below it are stale."""
+    nodes: dict[str, NodeAtpRecord] = field(default_factory=dict)
+    network: SkuAtpRecord | None = None
+
+    def take(self, topic: str, value: bytes) -> int | None:
+        """Keep a record of the SKU unless it is stale; returns its version if kept."""
+        if topic == self.nodes_topic:
+            node = NodeAtpRecord.model_validate_json(value)
+            known = self.nodes.get(node.node_id)
+            if node.sku != self.sku or (known is not None and node.version <= known.version):
+                return None
+            self.nodes[node.node_id] = node
+            return node.version
+        network = SkuAtpRecord.model_validate_json(value)
+        if network.sku != self.sku or (
+            self.network is not None and network.version <= self.network.version
+        ):
+            return None
+        self.network = network
+        return network.version
+
+    def line(self, version: int) -> str:
+        """The change to `version`: network ATP, and each node whose record it brought."""
+        if self.network is None:
+            network = "network unknown"
+        elif self.network.version == version:
+            network = f"network {self.network.network_atp}"
+        else:
+            network = f"network {self.network.network_atp} (unchanged)"
+        head = f"ATP v{version}: {network}"
+        changed = [_node_text(n) for _, n in sorted(self.nodes.items()) if n.version == version]
+        if not changed:
+            return head
+        # one node per line, the bars aligned under the first
+        indent = "\n  " + " " * len(head) + " | "
+        return f"{head} | " + indent.join(changed)
+
+
+def _node_text(n: NodeAtpRecord) -> str:
+    buffer = f", buffer {n.buffer}" if n.buffer else ""
+    return (
+        f"{n.node_id}: atp {n.atp} (on_hand {n.on_hand}, reserved {n.reserved}, "
+        f"held {n.held}, inbound {n.inbound}{buffer})"
+    )
+
+
+async def _seek_to_end(consumer: AIOKafkaConsumer, topics: tuple[str, ...]) -> None:
+    deadline = time.monotonic() + 15  # topics created a moment ago reach metadata late
+    for topic in topics:
+        consumer._client.add_topic(topic)
+    while not all(consumer.partitions_for_topic(t) for t in topics):
+        if time.monotonic() > deadline:
+            raise SystemExit(
+                f"stockline demo: topics {topics} do not exist: run `stockline topics`"
+            )
         await consumer._client.force_metadata_update()
-        partitions = consumer.partitions_for_topic(topic) or set()
-    tps = [TopicPartition(topic, p) for p in partitions]
+        await asyncio.sleep(0.2)
+    tps = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
     consumer.assign(tps)
     await consumer.seek_to_end(*tps)
 
 
-async def _print_next_atp(
-    consumer: AIOKafkaConsumer, sku: str, after: int, timeout: float = 30
-) -> int:
+async def _next_change(consumer: AIOKafkaConsumer, view: AtpView, timeout: float = 30) -> str:
+    """Wait for the SKU's next version on either topic, then read on until the topics fall
+    quiet (the worker publishes one batch's records together) and describe it."""
     deadline = time.monotonic() + timeout
+    newest: int | None = None
     while time.monotonic() < deadline:
-        batch = await consumer.getmany(timeout_ms=500)
-        for record in (r for records in batch.values() for r in records):
-            message = json.loads(record.value)
-            if message["sku"] == sku and message["version"] > after:
-                nodes = ", ".join(
-                    f"{n}: atp {s['atp']} (on_hand {s['on_hand']}, reserved {s['reserved']}, "
-                    f"inbound {s['inbound']})"
-                    for n, s in message["nodes"].items()
-                )
-                print(f"  ATP v{message['version']}: network {message['network_atp']} | {nodes}")
-                return int(message["version"])
+        batch = await consumer.getmany(timeout_ms=500 if newest is None else 250)
+        records = [r for rs in batch.values() for r in rs]
+        if not records and newest is not None:
+            view.version = newest
+            return view.line(newest)
+        for record in records:
+            version = view.take(record.topic, record.value or b"")
+            if version is not None and version > view.version:
+                newest = max(version, newest or version)
     raise SystemExit(
-        f"stockline demo: no ATP update for {sku} within {timeout:.0f}s — is a worker running?"
+        f"stockline demo: no ATP update for {view.sku} within {timeout:.0f}s — is a worker running?"
     )

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from stockline.adapters.redis.keys import Keys
+from stockline import bootstrap
 from stockline.adapters.redis.store import RedisLedgerStore
 from tests.conftest import Stack
 from tests.integration.harness import WorkerProcess, World
@@ -45,7 +45,7 @@ async def ledger(world: World) -> AsyncIterator[RedisLedgerStore]:
     client = Redis.from_url(world.redis_url, decode_responses=True)
     settings = world.settings
     yield RedisLedgerStore(
-        client, keys=Keys(settings.key_prefix), retention_us=settings.retention_us
+        client, keys=bootstrap.keys(settings), retention_us=settings.retention_us
     )
     async for key in client.scan_iter(match=f"{settings.key_prefix}:*", count=1000):
         await client.unlink(key)

@@ -72,6 +72,7 @@ class World:
             "consumer_group": f"stockline-{self.run}",
             "input_topics": [self.topic(t) for t in INPUT_TOPICS],
             "atp_topic": self.topic("inventory.atp"),
+            "atp_nodes_topic": self.topic("inventory.atp.nodes"),
             "dlq_topic": self.topic("inventory.dlq"),
             "reorder_topic": self.topic("inventory.signals.reorder"),
             "rebalance_topic": self.topic("inventory.signals.rebalance"),
@@ -184,6 +185,74 @@ async def read_topic(world: World, topic: str, *, expect: int, timeout: float = 
         return records
     finally:
         await consumer.stop()
+
+
+async def read_to_end(world: World, topic: str, *, timeout: float = 30) -> list[Any]:
+    """Every record of a world topic, from the start to the end offsets it has when called."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=world.bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        name = world.topic(topic)
+        tps = [TopicPartition(name, p) for p in range(world.partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        end = await consumer.end_offsets(tps)
+        records: list[Any] = []
+        deadline = time.monotonic() + timeout
+        while any([await consumer.position(tp) < end[tp] for tp in tps]):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{name} not read to its end within {timeout:.0f}s")
+            batch = await consumer.getmany(*tps, timeout_ms=500)
+            records += [r for rs in batch.values() for r in rs if r.offset < end[tp_of(r)]]
+        return records
+    finally:
+        await consumer.stop()
+
+
+def tp_of(record: Any) -> TopicPartition:
+    return TopicPartition(record.topic, record.partition)
+
+
+def latest_by_key(records: Iterable[Any]) -> dict[str, dict[str, Any]]:
+    """Per key, the value of the last record by offset: what a reader of a compacted topic
+    keeps. Asserts that every key sits on one partition and that its last record also has
+    the highest version (so a reader dropping stale versions keeps the same)."""
+    last: dict[str, tuple[int, int, dict[str, Any]]] = {}
+    highest: dict[str, int] = {}
+    for record in records:
+        key, value = record.key.decode(), json.loads(record.value)
+        known = last.get(key)
+        assert known is None or known[0] == record.partition, f"{key} on two partitions"
+        if known is None or record.offset > known[1]:
+            last[key] = (record.partition, record.offset, value)
+        highest[key] = max(highest.get(key, -1), value["version"])
+    for key, (_, _, value) in last.items():
+        assert value["version"] == highest[key], f"{key}: last record is not the newest version"
+    return {key: value for key, (_, _, value) in last.items()}
+
+
+async def published_nodes(world: World) -> dict[tuple[str, str], dict[str, Any]]:
+    """The latest `inventory.atp.nodes` record per (sku, node_id), each checked against the
+    contract and its key."""
+    from stockline.contracts.outbound import NodeAtpRecord, node_record_key
+
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for key, value in latest_by_key(await read_to_end(world, "inventory.atp.nodes")).items():
+        record = NodeAtpRecord.model_validate(value)
+        assert key == node_record_key(record.sku, record.node_id)
+        out[record.sku, record.node_id] = value
+    return out
+
+
+async def published_skus(world: World) -> dict[str, dict[str, Any]]:
+    """The latest `inventory.atp` record per SKU, each checked against the contract and its
+    key."""
+    from stockline.contracts.outbound import SkuAtpRecord
+
+    out = latest_by_key(await read_to_end(world, "inventory.atp"))
+    for key, value in out.items():
+        assert SkuAtpRecord.model_validate(value).sku == key
+    return out
 
 
 async def eventually(

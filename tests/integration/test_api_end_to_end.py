@@ -1,9 +1,8 @@
 """Events in through a real broker and worker; the `stockline api` process answers the
-exact quantities, with the version of the latest `inventory.atp` message."""
+exact quantities, with the SKU version its latest `inventory.atp.nodes` records carry."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import time
@@ -22,7 +21,7 @@ from tests.integration.harness import (
     World,
     eventually,
     free_port,
-    read_topic,
+    published_nodes,
 )
 from tests.integration.live_api import wait_healthy
 from tests.integration.test_worker_end_to_end import EXPECTED, story
@@ -32,9 +31,15 @@ pytestmark = [pytest.mark.kafka, pytest.mark.redis]
 TOKEN = "it-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 NODES = {
-    "DC-1": {"atp": 29, "on_hand": 35, "reserved": 6, "inbound": 40, "safety_stock": 0},
-    "STORE-7": {"atp": 15, "on_hand": 15, "reserved": 0, "inbound": 5, "safety_stock": 0},
-}
+    "DC-1": {
+        "atp": 29, "on_hand": 35, "reserved": 6, "held": 0, "inbound": 40, "buffer": 0,
+        "safety_stock": 0,
+    },
+    "STORE-7": {
+        "atp": 15, "on_hand": 15, "reserved": 0, "held": 0, "inbound": 5, "buffer": 0,
+        "safety_stock": 0,
+    },
+}  # fmt: skip
 
 
 @pytest.fixture
@@ -57,15 +62,19 @@ def api(world: World, tmp_path: Path) -> Iterator[str]:
         proc.wait(timeout=30)
 
 
-async def latest_atp(world: World, skus: list[str]) -> dict[str, dict[str, Any]]:
-    """The highest-version `inventory.atp` message per SKU."""
-    latest: dict[str, dict[str, Any]] = {}
-    records = await read_topic(world, "inventory.atp", expect=1, timeout=10)
-    for record in records:
-        message = json.loads(record.value)
-        if message["version"] > latest.get(message["sku"], {"version": -1})["version"]:
-            latest[message["sku"]] = message
-    return {sku: latest[sku] for sku in skus}
+async def published_versions(world: World, skus: list[str]) -> dict[str, int]:
+    """Per SKU, the highest version among the latest `inventory.atp.nodes` record of each of
+    its nodes: the version after the last batch that changed it. Waits until every node
+    record shows EXPECTED's stock (the worker publishes right after it applied)."""
+    want = {(s, n): (v.on_hand, v.reserved, v.inbound) for s in skus for n, v in EXPECTED.items()}
+
+    def caught_up(got: dict[tuple[str, str], dict[str, Any]]) -> bool:
+        seen = {k: (got[k]["on_hand"], got[k]["reserved"], got[k]["inbound"]) for k in got}
+        return {k: seen.get(k) for k in want} == want
+
+    nodes = await eventually(lambda: published_nodes(world), caught_up, timeout=20)
+    assert caught_up(nodes)
+    return {s: max(nodes[s, n]["version"] for n in EXPECTED) for s in skus}
 
 
 async def test_the_api_answers_what_the_worker_folded_and_published(
@@ -80,22 +89,20 @@ async def test_the_api_answers_what_the_worker_folded_and_published(
             await producer.events(story(sku, t0))
     for sku in skus:
         await eventually(lambda s=sku: ledger.snapshot(s), lambda s: s and s.nodes == EXPECTED)
-    published = await latest_atp(world, skus)
+    published = await published_versions(world, skus)
 
     async with httpx.AsyncClient(base_url=api, headers=AUTH) as client:
         for sku in skus:
             body = (await client.get(f"/v1/availability/{sku}")).json()
             assert (body["nodes"], body["network_atp"]) == (NODES, 44)
-            assert body["version"] == published[sku]["version"]
+            assert body["version"] == published[sku]
         batch = await client.post("/v1/availability/batch", json={"skus": [*skus, "SKU-NONE"]})
-        assert [m["version"] for m in batch.json()["items"]] == [
-            published[s]["version"] for s in skus
-        ]
+        assert [m["version"] for m in batch.json()["items"]] == [published[s] for s in skus]
         assert batch.json()["not_found"] == ["SKU-NONE"]
         page = (await client.get("/v1/nodes/STORE-7/stock", params={"limit": 1})).json()
         assert page["items"][0] | {"sku": skus[0]} == {
             "sku": skus[0],
-            "version": published[skus[0]]["version"],
+            "version": published[skus[0]],
             **NODES["STORE-7"],
         }
         missing = await client.get("/v1/availability/SKU-NONE")

@@ -54,7 +54,8 @@ async def _seed(redis_url: str, keys: Keys) -> None:
     )
     deliveries = [Delivery(e, "seed", 0, n) for n, e in enumerate(events)]
     result = await store.apply(deliveries, t0)
-    await store.record_progress({("seed", 0): len(events) - 1}, result.snapshots)
+    indexed = [(c.sku, n.node_id) for c in result.changes for n in c.nodes if n.new]
+    await store.record_progress({("seed", 0): len(events) - 1}, indexed)
     await redis.aclose()
 
 

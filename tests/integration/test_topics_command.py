@@ -7,6 +7,7 @@ import sys
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from tests.integration.harness import World, free_port
 
@@ -34,20 +35,46 @@ async def partition_counts(world: World) -> dict[str, int]:
         await admin.close()
 
 
+async def cleanup_policies(world: World, names: list[str]) -> dict[str, str]:
+    """Each topic's `cleanup.policy` as the broker reports it."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=world.bootstrap)
+    await admin.start()
+    try:
+        wanted = [
+            ConfigResource(ConfigResourceType.TOPIC, n, {"cleanup.policy": None}) for n in names
+        ]
+        found: dict[str, str] = {}
+        for response in await admin.describe_configs(wanted):
+            for resource in response.to_object()["resources"]:
+                assert resource["error_code"] == 0, resource
+                for entry in resource["config_entries"]:
+                    found[resource["resource_name"]] = entry["config_value"]
+        return found
+    finally:
+        await admin.close()
+
+
 async def test_creates_every_topic_with_one_partition_count_and_is_idempotent(world: World) -> None:
+    settings = world.settings
+    every = [*settings.input_topics, *settings.output_topics]
+    assert len(every) == 11  # six inputs; both ATP topics, the DLQ, the two signal topics
     first = run_topics(world)
     assert first.returncode == 0, first.stderr
-    assert first.stdout.count("created") == 10
+    assert first.stdout.count("created") == len(every)
 
     counts = await partition_counts(world)
-    settings = world.settings
-    assert set(counts) == set(settings.input_topics) | set(settings.output_topics)
+    assert set(counts) == set(every)
     assert set(counts.values()) == {world.partitions}
+    # storefronts rebuild ATP from the latest record per key: both ATP topics are compacted
+    compacted = {settings.atp_topic, settings.atp_nodes_topic}
+    policies = await cleanup_policies(world, every)
+    assert {t for t, policy in policies.items() if policy == "compact"} == compacted
+    assert set(policies) == set(every)
 
     again = run_topics(world)
     assert again.returncode == 0, again.stderr
     assert "created" not in again.stdout
-    assert again.stdout.count("present") == 10
+    assert again.stdout.count("present") == len(every)
 
 
 async def test_refuses_input_topics_whose_partition_counts_differ(world: World) -> None:

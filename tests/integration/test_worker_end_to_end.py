@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -31,7 +31,8 @@ from tests.integration.harness import (
     World,
     eventually,
     metric_value,
-    read_topic,
+    published_nodes,
+    published_skus,
     scrape,
 )
 
@@ -66,8 +67,31 @@ def story(sku: str, t0: int) -> list[Event]:
 
 
 # DC-1: on_hand 55 - 20 shipped = 35; reserved 6; inbound 40 (ASN-1: 100 expected - 60)
-# STORE-7: on_hand 15; inbound 20 - 15 = 5; atp = on_hand - reserved
+# STORE-7: on_hand 15; inbound 20 - 15 = 5; atp = on_hand - reserved - held (no buffer)
 EXPECTED = {"DC-1": NodeStock(35, 6, 40), "STORE-7": NodeStock(15, 0, 5)}
+ATP = {"DC-1": 35 - 6, "STORE-7": 15}
+
+
+def published_values(sku: str, node: str) -> dict[str, object]:
+    """The `inventory.atp.nodes` record of EXPECTED's (sku, node), without version and as_of."""
+    stock = EXPECTED[node]
+    return {
+        "sku": sku,
+        "node_id": node,
+        "atp": ATP[node],
+        "on_hand": stock.on_hand,
+        "reserved": stock.reserved,
+        "held": stock.held,
+        "inbound": stock.inbound,
+        "buffer": 0,
+    }
+
+
+def without_stamps(records: dict[Any, dict[str, Any]]) -> dict[Any, dict[str, Any]]:
+    return {
+        key: {k: v for k, v in r.items() if k not in ("version", "as_of")}
+        for key, r in records.items()
+    }
 
 
 async def test_every_event_type_reaches_the_ledger_and_inventory_atp(
@@ -89,22 +113,24 @@ async def test_every_event_type_reaches_the_ledger_and_inventory_atp(
         assert snapshot is not None
         assert dict(snapshot.nodes) == EXPECTED
 
-    records = await read_topic(world, "inventory.atp", expect=1, timeout=10)
-    latest: dict[str, dict[str, object]] = {}
-    for record in records:
-        message = json.loads(record.value)
-        assert record.key.decode() == message["sku"]
-        if message["version"] > latest.get(message["sku"], {"version": -1})["version"]:  # type: ignore[operator]
-            latest[message["sku"]] = message
+    # the worker publishes right after it applied: the topics catch up with the ledger
+    want = {(sku, node): published_values(sku, node) for sku in skus for node in EXPECTED}
+    nodes = await eventually(
+        lambda: published_nodes(world), lambda got: without_stamps(got) == want, timeout=20
+    )
+    assert without_stamps(nodes) == want
+    totals = await eventually(
+        lambda: published_skus(world),
+        lambda got: all(s in got and got[s]["network_atp"] == 44 for s in skus),
+        timeout=20,
+    )
     for sku in skus:
         redis_snapshot = await ledger.snapshot(sku)
         assert redis_snapshot is not None
-        assert latest[sku]["version"] == redis_snapshot.version
-        assert latest[sku]["network_atp"] == (35 - 6) + 15
-        assert latest[sku]["nodes"] == {
-            "DC-1": {"atp": 29, "on_hand": 35, "reserved": 6, "inbound": 40, "safety_stock": 0},
-            "STORE-7": {"atp": 15, "on_hand": 15, "reserved": 0, "inbound": 5, "safety_stock": 0},
-        }
+        # every batch that changed the SKU published a record of each node it changed
+        assert max(nodes[sku, n]["version"] for n in EXPECTED) == redis_snapshot.version
+        assert totals[sku]["version"] <= redis_snapshot.version
+        assert (totals[sku]["network_atp"], totals[sku]["channels"]) == ((35 - 6) + 15, {})
 
     metrics = await scrape(workers[0])
     applied = metric_value(

@@ -1,5 +1,6 @@
 """What the reliability tests measure: the Redis ledger against the reference fold, cell by
-cell; the per-SKU `seen` sets against the produced event ids; workers' counters; offsets."""
+cell; the event ids the `seen` sets hold per SKU against the produced ones; the latest
+`inventory.atp.nodes` records against the ledger; workers' counters; offsets."""
 
 from __future__ import annotations
 
@@ -17,9 +18,9 @@ from aiokafka.structs import TopicPartition
 from redis.asyncio import Redis
 
 from stockline.adapters.redis.keys import Keys
-from stockline.adapters.redis.store import snapshot_from_hash
+from stockline.adapters.redis.replies import snapshot_from_hash
 from stockline.domain.events import Event
-from tests.integration.harness import Producer, WorkerProcess, World, scrape
+from tests.integration.harness import Producer, WorkerProcess, World, read_to_end, scrape
 from tests.unit.domain.reference import Stock
 
 Ledger = dict[str, dict[str, Stock]]
@@ -30,9 +31,9 @@ OUTCOMES = ("applied", "duplicate", "redelivered", "rejected")
 class LedgerProbe:
     """Reads one world's ledger and seen sets from Redis (read-only, pipelined)."""
 
-    def __init__(self, redis_url: str, key_prefix: str) -> None:
+    def __init__(self, redis_url: str, keys: Keys) -> None:
         self.redis = Redis.from_url(redis_url, decode_responses=True)
-        self.keys = Keys(key_prefix)
+        self.keys = keys
 
     async def ledger(self, skus: Sequence[str]) -> Ledger:
         pipe = self.redis.pipeline(transaction=False)
@@ -48,10 +49,18 @@ class LedgerProbe:
         return out
 
     async def seen(self, skus: Sequence[str]) -> dict[str, set[str]]:
+        """Per SKU, the event ids its ledger shard's `seen` set holds for it."""
+        shards = sorted({self.keys.shard(sku) for sku in skus})
         pipe = self.redis.pipeline(transaction=False)
-        for sku in skus:
-            pipe.zrange(self.keys.seen(sku), 0, -1)
-        return {sku: set(ids) for sku, ids in zip(skus, await pipe.execute(), strict=True)}
+        for shard in shards:
+            pipe.zrange(self.keys.seen(shard), 0, -1)
+        out: dict[str, set[str]] = {sku: set() for sku in skus}
+        for members in await pipe.execute():
+            for member in members:
+                sku, _, event_id = member.partition("|")
+                if sku in out:
+                    out[sku].add(event_id)
+        return out
 
     async def watermarks(self) -> dict[str, int]:
         found = await self.redis.hgetall(self.keys.watermarks())
@@ -78,6 +87,66 @@ def divergent_cells(got: Ledger, expected: Ledger) -> int:
 
 def cell_count(ledger: Ledger) -> int:
     return sum(len(nodes) for nodes in ledger.values()) * len(FIELDS)
+
+
+@dataclass
+class AtpReport:
+    """The latest `inventory.atp.nodes` record per (sku, node), as a storefront keeps it."""
+
+    divergent: int
+    """Cells (sku, node, field) where the last record by offset differs from the expected
+    ledger, counting a missing record as different."""
+    regressed: int
+    """Keys whose last record by offset does not carry the highest version published for
+    them: a reader dropping records whose version is not above the last one it applied
+    would keep an older record there."""
+    malformed: int
+    """Records that are not a valid `NodeAtpRecord` or whose key is not `<sku>/<node_id>`."""
+    examples: list[str] = field(default_factory=list)
+    """A few of the keys above, with what was published and expected, for the failure."""
+
+
+async def atp_report(world: World, expected: Ledger) -> AtpReport:
+    """Read `inventory.atp.nodes` to its end and compare the latest records with `expected`."""
+    from pydantic import ValidationError
+
+    from stockline.contracts.outbound import NodeAtpRecord, node_record_key
+
+    last: dict[str, tuple[int, int, NodeAtpRecord]] = {}
+    highest: dict[str, int] = {}
+    malformed = 0
+    for r in await read_to_end(world, "inventory.atp.nodes", timeout=60):
+        try:
+            record = NodeAtpRecord.model_validate_json(r.value)
+        except ValidationError:
+            malformed += 1
+            continue
+        key = r.key.decode()
+        if key != node_record_key(record.sku, record.node_id):
+            malformed += 1
+            continue
+        if key in last and last[key][0] != r.partition:
+            malformed += 1  # a key belongs on its SKU's partition only
+            continue
+        if key not in last or r.offset > last[key][1]:
+            last[key] = (r.partition, r.offset, record)
+        highest[key] = max(highest.get(key, -1), record.version)
+    published: Ledger = {}
+    for _, _, record in last.values():
+        stock = (record.on_hand, record.reserved, record.inbound)
+        published.setdefault(record.sku, {})[record.node_id] = stock
+    regressed = [key for key, (_, _, rec) in last.items() if rec.version < highest[key]]
+    examples = [
+        f"{sku}/{node}: published {published.get(sku, {}).get(node)}, ledger {stock}"
+        for sku in sorted(expected)
+        for node, stock in sorted(expected[sku].items())
+        if published.get(sku, {}).get(node) != stock
+    ][:5]
+    examples += [
+        f"{key}: last record v{last[key][2].version}, highest v{highest[key]}"
+        for key in sorted(regressed)[:5]
+    ]
+    return AtpReport(divergent_cells(published, expected), len(regressed), malformed, examples)
 
 
 @dataclass

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from redis.exceptions import RedisError
 
+from stockline import bootstrap
 from tests.conftest import Stack
 from tests.integration.conftest import (  # noqa: F401  (fixtures and the report hook, reused)
     pytest_runtest_makereport,
@@ -76,7 +77,7 @@ def world(stack: Stack) -> World:
 @pytest.fixture
 async def probe(world: World) -> AsyncIterator[LedgerProbe]:
     """Reads the world's ledger; deletes the world's keys at the end."""
-    reader = LedgerProbe(world.redis_url, world.settings.key_prefix)
+    reader = LedgerProbe(world.redis_url, bootstrap.keys(world.settings))
     yield reader
     try:
         await reader.close(clean=True)

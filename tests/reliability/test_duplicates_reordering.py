@@ -21,6 +21,7 @@ from tests.integration.conftest import spawn
 from tests.integration.harness import Producer, WorkerProcess, World, eventually
 from tests.reliability.checks import (
     LedgerProbe,
+    atp_report,
     cell_count,
     divergent_cells,
     outcomes,
@@ -69,7 +70,10 @@ async def test_duplicates_and_adversarial_order_give_the_reference_ledger(
     figures[f"{name}: duplicates sent / counted"] = (
         f"{len(sent) - len(distinct)} / {counted['duplicate']}"
     )
+    atp = await eventually(lambda: atp_report(world, expected), lambda r: r.divergent == 0)
+    figures[f"{name}: divergent ATP cells"] = str(atp.divergent)
     assert divergent == 0
     assert (seen.missing, seen.unexpected) == (0, 0)
+    assert (atp.divergent, atp.regressed, atp.malformed) == (0, 0, 0), atp.examples
     assert counted["applied"] == len(distinct)
     assert counted["duplicate"] == len(sent) - len(distinct)

@@ -18,7 +18,13 @@ from tests.conftest import Stack
 from tests.integration.conftest import spawn
 from tests.integration.feed import feed
 from tests.integration.harness import Producer, WorkerProcess, World, eventually
-from tests.reliability.checks import LedgerProbe, divergent_cells, seen_report, status
+from tests.reliability.checks import (
+    LedgerProbe,
+    atp_report,
+    divergent_cells,
+    seen_report,
+    status,
+)
 from tests.reliability.conftest import TunedWorld
 from tests.reliability.servers import RedisServer
 from tests.unit.domain.reference import reference_fold
@@ -77,5 +83,13 @@ async def test_redis_losing_its_aof_tail_under_a_running_worker_is_replayed(
     figures[f"{name}: divergent ledger cells, events missing"] = (
         f"{divergent_cells(got, expected)}, {seen.missing}"
     )
+    # what storefronts keep of inventory.atp.nodes agrees with the ledger, replay included
+    atp = await eventually(
+        lambda: atp_report(world, expected), lambda r: r.divergent == 0, timeout=20
+    )
+    figures[f"{name}: divergent ATP cells, keys whose last record is not the newest"] = (
+        f"{atp.divergent}, {atp.regressed}"
+    )
     assert seen.missing == 0, f"{seen.missing} events lost with Redis' tail were never replayed"
     assert divergent_cells(got, expected) == 0
+    assert (atp.divergent, atp.regressed, atp.malformed) == (0, 0, 0), atp.examples

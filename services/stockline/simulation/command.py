@@ -1,7 +1,7 @@
 """`stockline simulate`: parse-free entry points the CLI calls with its parsed arguments.
 
 Exit status: 0; 1 for a bad network file or an unreachable broker; 2 when a closed loop
-ends with the simulator's book and stockline's ATP snapshots disagreeing (divergence > 0).
+ends with the simulator's book and stockline's node ATP records disagreeing (divergence > 0).
 """
 
 from __future__ import annotations

@@ -120,8 +120,9 @@ class Simulator:
         self._kind = {n.node_id: n.kind.value for n in self.network.nodes}
         self._regions = list(self.demand.region_share.items())
         for spec in catalogue:
-            for node_id, lv in self.planner.levels_of(spec).items():
-                self.book.safety_stock[(node_id, spec.sku)] = lv.safety_stock
+            for node in self.network.nodes:
+                policy = self.network.policy_for(spec.sku, node.node_id)
+                self.book.buffer[(node.node_id, spec.sku)] = policy.buffer
 
     def opening(self) -> list[InventoryEvent]:
         """Opening stock at simulated time 0: one receipt per (node, sku) of

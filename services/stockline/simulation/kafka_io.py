@@ -1,10 +1,10 @@
 """The simulator's Kafka side: publish events, wait until the workers applied them, read the
-signals and ATP snapshots they published.
+signals and per-node ATP records they published.
 
 `wait_applied` is the closed loop's barrier: the worker commits an offset only after it
-applied the event in Redis and published that batch's ATP snapshots and signals, so once
-the consumer group's committed offsets pass everything published, draining the ATP and
-signal topics to their end offsets sees every consequence of those events.
+applied the event in Redis and published that batch's ATP records and signals, so once
+the consumer group's committed offsets pass everything published, draining the node ATP
+and signal topics to their end offsets sees every consequence of those events.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from stockline.contracts.codec import encode
 from stockline.domain.events import InventoryEvent, event_type_of
 from stockline.settings import INPUT_TOPICS, Settings
 from stockline.simulation.closed_loop import REBALANCE, REORDER, Payload
+from stockline.simulation.stock import Key
 
 _TOPIC_INDEX: Final = {
     "receipt": 0,
@@ -46,13 +47,14 @@ def topic_of(settings: Settings, event: InventoryEvent) -> str:
 
 
 class SimKafka:
-    """Producer plus (with `consume=True`) a reader of the ATP and signal topics, positioned
-    at their ends when entered, so only what this run caused is read."""
+    """Producer plus (with `consume=True`) a reader of the node ATP and signal topics,
+    positioned at their ends when entered, so only what this run caused is read."""
 
     def __init__(self, settings: Settings, *, consume: bool = True) -> None:
         self.settings = settings
-        self.snapshots: dict[str, dict[str, Any]] = {}
-        """The latest (highest version) ATP snapshot read per SKU."""
+        self.nodes: dict[Key, dict[str, Any]] = {}
+        """Per (node_id, sku), the latest `inventory.atp.nodes` record read: the last by
+        offset, a record whose version is not above the one kept being stale."""
         self._produced: dict[TopicPartition, int] = {}
         self._producer = AIOKafkaProducer(
             **client_options(settings),
@@ -112,8 +114,8 @@ class SimKafka:
             await admin.close()
 
     async def drain(self) -> list[tuple[str, Payload]]:
-        """Read the ATP and signal topics to their current ends; returns the new signals
-        (kind, payload) and keeps the newest snapshot per SKU in `snapshots`."""
+        """Read the node ATP and signal topics to their current ends; returns the new
+        signals (kind, payload) and keeps the latest record per (node, sku) in `nodes`."""
         consumer = self._consumer
         if consumer is None:
             return []
@@ -132,9 +134,10 @@ class SimKafka:
         if topic in self._kinds:
             signals.append((self._kinds[topic], message))
             return
-        known = self.snapshots.get(message["sku"])
+        key = (message["node_id"], message["sku"])
+        known = self.nodes.get(key)
         if known is None or message["version"] > known["version"]:
-            self.snapshots[message["sku"]] = message
+            self.nodes[key] = message
 
     async def _committed(self, admin: AIOKafkaAdminClient) -> bool:
         offsets = await admin.list_consumer_group_offsets(self.settings.consumer_group)
@@ -144,7 +147,7 @@ class SimKafka:
 
     async def _assign_at_end(self, consumer: AIOKafkaConsumer) -> None:
         names = (
-            self.settings.atp_topic,
+            self.settings.atp_nodes_topic,
             self.settings.reorder_topic,
             self.settings.rebalance_topic,
         )

@@ -4,8 +4,9 @@
   simulator's own planner (`planner.InternalPlanner`); nothing is read back.
 - Closed loop: simulated days stamped onto the last `days` UTC days (`model.WindowClock`).
   Each day is published, the loop waits until the workers applied it (`wait_applied`),
-  then reads the signals and ATP snapshots it caused; the next day starts by acting on
-  those signals. At the end the simulator's book is compared with stockline's snapshots.
+  then reads the signals and per-node ATP records it caused; the next day starts by acting
+  on those signals. At the end the simulator's book is compared with the latest
+  `inventory.atp.nodes` record of every (node, sku).
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ async def run_closed_loop(
                 await asyncio.sleep(max(0.0, day_seconds - (time.monotonic() - started)))
         ours = {s.sku for s in sim.demand.catalogue}
         units, differing = divergence(
-            sim.book, {k: v for k, v in io.snapshots.items() if k in ours}
+            sim.book, {key: r for key, r in io.nodes.items() if key[1] in ours}
         )
     return ClosedLoopResult(compute(sim.tally, days, units), counts, differing, sim)
 
@@ -81,15 +82,14 @@ async def _step(
     signals = await io.drain()
     for kind, _ in signals:
         counts[kind] += 1
-    _learn_safety_stock(sim, io.snapshots)
+    _learn_buffers(sim, io.nodes)
     return signals
 
 
-def _learn_safety_stock(sim: Simulator, snapshots: dict[str, dict[str, Any]]) -> None:
-    """Promise as stockline does: hold back the safety stock its planning published."""
-    for sku, snapshot in snapshots.items():
-        for node_id, node in snapshot["nodes"].items():
-            sim.book.safety_stock[(node_id, sku)] = int(node["safety_stock"])
+def _learn_buffers(sim: Simulator, records: dict[Key, dict[str, Any]]) -> None:
+    """Promise as stockline does: hold back the buffer its node records carry."""
+    for key, record in records.items():
+        sim.book.buffer[key] = int(record["buffer"])
 
 
 def open_loop_events(sim: Simulator) -> Iterator[InventoryEvent]:

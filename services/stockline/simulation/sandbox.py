@@ -38,6 +38,7 @@ def sandbox_settings(base: Settings, network_file: Path, run: str) -> Settings:
             "consumer_group": f"stockline-{prefix}",
             "input_topics": tuple(f"{prefix}.{t}" for t in INPUT_TOPICS),
             "atp_topic": f"{prefix}.inventory.atp",
+            "atp_nodes_topic": f"{prefix}.inventory.atp.nodes",
             "dlq_topic": f"{prefix}.inventory.dlq",
             "reorder_topic": f"{prefix}.inventory.signals.reorder",
             "rebalance_topic": f"{prefix}.inventory.signals.rebalance",

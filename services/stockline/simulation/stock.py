@@ -41,13 +41,14 @@ class Level:
 class StockBook:
     """Per (node, sku): on_hand, reserved (open order lines), inbound (open supplies).
 
-    `safety_stock` is what the promise holds back; the simulator sets it from the policy or
-    from stockline's published levels. Unknown keys read as zero."""
+    `buffer` is what the promise holds back (the policy's units never promised, DESIGN.md
+    section 3); the simulator sets it from the policy and from stockline's node records.
+    Unknown keys read as zero."""
 
     on_hand: defaultdict[Key, int] = field(default_factory=lambda: defaultdict(int))
     lines: dict[str, tuple[Key, int]] = field(default_factory=dict)
     supplies: dict[str, tuple[Key, int]] = field(default_factory=dict)
-    safety_stock: dict[Key, int] = field(default_factory=dict)
+    buffer: dict[Key, int] = field(default_factory=dict)
     touched: set[Key] = field(default_factory=set)
     _reserved: defaultdict[Key, int] = field(default_factory=lambda: defaultdict(int))
     _inbound: defaultdict[Key, int] = field(default_factory=lambda: defaultdict(int))
@@ -66,8 +67,9 @@ class StockBook:
         return self.on_hand[key] - self.reserved(key)
 
     def atp(self, key: Key) -> int:
-        """max(0, on_hand - reserved - safety_stock), as stockline defines it."""
-        return max(0, self.free(key) - self.safety_stock.get(key, 0))
+        """max(0, on_hand - reserved - buffer), as stockline defines it (the simulator
+        places no holds)."""
+        return max(0, self.free(key) - self.buffer.get(key, 0))
 
     def position(self, key: Key) -> int:
         return self.on_hand[key] + self.inbound(key) - self.reserved(key)
@@ -114,25 +116,24 @@ class StockBook:
             self._inbound[key] -= qty
 
 
-def divergence(
-    book: StockBook, snapshots: Mapping[str, Mapping[str, Any]]
-) -> tuple[int, list[Key]]:
-    """How far stockline's ATP snapshots (`{sku: {"nodes": {node: {on_hand, reserved,
-    inbound, ...}}}}`) are from the book: the summed absolute differences of on_hand,
-    reserved and inbound over every (node, sku) either side knows, and the keys that differ.
+def divergence(book: StockBook, records: Mapping[Key, Mapping[str, Any]]) -> tuple[int, list[Key]]:
+    """How far stockline's latest `inventory.atp.nodes` records (per (node, sku): `{on_hand,
+    reserved, held, inbound, ...}`) are from the book: the summed absolute differences of
+    on_hand, reserved and inbound, plus any held units (the simulator places no holds),
+    over every (node, sku) either side knows, and the keys that differ.
     """
-    theirs: dict[Key, Level] = {
-        (node_id, sku): Level(n["on_hand"], n["reserved"], n["inbound"])
-        for sku, snapshot in snapshots.items()
-        for node_id, n in snapshot["nodes"].items()
+    theirs = {
+        key: (Level(r["on_hand"], r["reserved"], r["inbound"]), r["held"])
+        for key, r in records.items()
     }
     units, differing = 0, []
     for key in sorted(book.touched | theirs.keys()):
-        mine, other = book.level(key), theirs.get(key, Level(0, 0, 0))
+        mine, (other, held) = book.level(key), theirs.get(key, (Level(0, 0, 0), 0))
         gap = (
             abs(mine.on_hand - other.on_hand)
             + abs(mine.reserved - other.reserved)
             + abs(mine.inbound - other.inbound)
+            + abs(held)
         )
         if gap:
             units += gap
