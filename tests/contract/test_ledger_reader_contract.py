@@ -56,7 +56,7 @@ async def test_snapshots_read_back_in_the_order_asked_with_none_for_unknown(pair
     assert a is not None
     assert b is not None
     assert (a.version, dict(a.nodes)) == (
-        1,
+        T0,  # the time of the batch that changed it
         {"DC-1": NodeStock(50, 8, 0), "STORE-1": NodeStock(6, 0, 0)},
     )
     assert dict(b.nodes) == {"DC-1": NodeStock(3, 0, 0)}

@@ -81,6 +81,11 @@ def stock(result: ApplyResult) -> dict[str, dict[str, NodeStock]]:
     return {c.sku: {n.node_id: n.stock for n in c.nodes} for c in by_sku(result.changes).values()}
 
 
+def v(n: int) -> int:
+    """The version after the n-th changing batch, all applied at NOW_US."""
+    return NOW_US + n - 1
+
+
 def versions(result: ApplyResult) -> dict[str, int]:
     return {c.sku: c.version for c in result.changes}
 
@@ -137,7 +142,7 @@ class LedgerStoreContract:
         assert result.outcomes == [A, A, D, A]
         # SKU-1: 10 - 3 = 7; SKU-2: 5
         assert stock(result) == {SKU: {DC: NodeStock(on_hand=7)}, OTHER_SKU: {DC: NodeStock(5)}}
-        assert versions(result) == {SKU: 1, OTHER_SKU: 1}
+        assert versions(result) == {SKU: v(1), OTHER_SKU: v(1)}
 
     async def test_a_change_carries_only_the_nodes_whose_values_changed(self) -> None:
         store = await self.make_store()
@@ -150,7 +155,7 @@ class LedgerStoreContract:
         assert [(n.node_id, n.stock, n.atp, n.new) for n in change.nodes] == [
             (DC, NodeStock(on_hand=8, reserved=2), 6, False)
         ]
-        assert change.version == 2
+        assert change.version == v(2)
 
     async def test_a_node_is_new_the_first_time_an_event_touches_it(self) -> None:
         store = await self.make_store()
@@ -234,7 +239,7 @@ class LedgerStoreContract:
         (change,) = again.changes
         # the node that event touched, and the totals, at the same version
         assert change.nodes == first.changes[0].nodes[1:]
-        assert (change.version, change.totals) == (1, first.changes[0].totals)
+        assert (change.version, change.totals) == (v(1), first.changes[0].totals)
 
     async def test_a_replayed_batch_applies_only_the_offsets_not_applied_yet(self) -> None:
         store = await self.make_store()
@@ -245,7 +250,7 @@ class LedgerStoreContract:
         # offset 1 was applied before (even with another event there, it is not read again)
         assert result.outcomes == [R, A, A]
         # 10 + 5 + 1 - 4 = 12
-        assert (stock(result), versions(result)) == ({SKU: {DC: NodeStock(12)}}, {SKU: 2})
+        assert (stock(result), versions(result)) == ({SKU: {DC: NodeStock(12)}}, {SKU: v(2)})
 
     async def test_offsets_count_per_partition(self) -> None:
         store = await self.make_store()
@@ -283,19 +288,52 @@ class LedgerStoreContract:
         await store.apply([delivery(event, 0)], NOW_US)
         result = await store.apply([delivery(event, 1)], NOW_US)
         assert (result.outcomes, result.changes) == ([D], [])
-        assert await store.snapshot(SKU) == SkuSnapshot(SKU, 1, {DC: NodeStock(on_hand=10)})
+        assert await store.snapshot(SKU) == SkuSnapshot(SKU, v(1), {DC: NodeStock(on_hand=10)})
 
-    async def test_the_version_rises_by_one_per_batch_that_changes_the_sku(self) -> None:
+    async def test_the_version_rises_with_every_batch_that_changes_the_sku(self) -> None:
         store = await self.make_store()
         three = [delivery(receipt(10), 0), delivery(receipt(1), 1), delivery(pick(2), 0)]
-        assert versions(await store.apply(three, NOW_US)) == {SKU: 1}
+        assert versions(await store.apply(three, NOW_US)) == {SKU: v(1)}
+        # within the same microsecond: one more; later: the batch's time
         two = [delivery(receipt(1), 2), delivery(pick(2), 1)]
-        assert versions(await store.apply(two, NOW_US)) == {SKU: 2}
+        assert versions(await store.apply(two, NOW_US)) == {SKU: v(2)}
+        later = NOW_US + 5_000_000
+        assert versions(await store.apply([delivery(receipt(1), 3)], later)) == {SKU: later}
         # a batch of another SKU only leaves this SKU's version alone
-        await store.apply([delivery(receipt(1, sku=OTHER_SKU), 3)], NOW_US)
+        await store.apply([delivery(receipt(1, sku=OTHER_SKU), 4)], later + 1)
         snapshot = await store.snapshot(SKU)
         assert snapshot is not None
-        assert snapshot.version == 2
+        assert snapshot.version == later
+
+    async def test_a_replay_republishes_every_node_it_touches_above_the_lost_versions(
+        self,
+    ) -> None:
+        """After the store lost writes, the replayed events republish the nodes they touch
+        even where they change nothing against the state the store came back with."""
+        store = await self.make_store()
+        await store.apply([delivery(receipt(10), 0), delivery(receipt(3, node=STORE), 1)], NOW_US)
+        # an order placed and cancelled in one replayed batch nets to nothing at the dc
+        replay = [
+            delivery(order_placed(4, "o-1"), 0),
+            delivery(order_cancelled("o-1"), 1),
+            delivery(receipt(1, node=HUB), 2),
+        ]
+        later = NOW_US + 60_000_000
+        result = await store.apply(replay, later, TERMS, republish=True)
+        (change,) = result.changes
+        assert [(n.node_id, n.stock) for n in change.nodes] == [
+            (DC, NodeStock(on_hand=10)),
+            (HUB, NodeStock(on_hand=1)),
+        ]
+        assert change.totals is not None
+        assert change.version == later
+        # without the flag, the same kind of batch publishes only what changed
+        quiet = await store.apply(
+            [delivery(order_placed(2, "o-2"), 2), delivery(order_cancelled("o-2"), 3)],
+            later,
+            TERMS,
+        )
+        assert quiet.changes == []
 
     async def test_nothing_is_published_when_an_applied_batch_changes_no_stock(self) -> None:
         store = await self.make_store()
@@ -304,7 +342,7 @@ class LedgerStoreContract:
         result = await store.apply(older, NOW_US)
         # both are older than the count at t=5: applied, yet on_hand stays 4
         assert (result.outcomes, result.changes) == ([A, A], [])
-        assert await store.snapshot(SKU) == SkuSnapshot(SKU, 1, {DC: NodeStock(on_hand=4)})
+        assert await store.snapshot(SKU) == SkuSnapshot(SKU, v(1), {DC: NodeStock(on_hand=4)})
 
     async def test_changes_that_cancel_out_within_a_batch_publish_nothing(self) -> None:
         store = await self.make_store()
@@ -322,7 +360,7 @@ class LedgerStoreContract:
         assert [n.node_id for n in change.nodes] == [DC]
         assert change.snapshot is not None
         assert change.snapshot == SkuSnapshot(
-            SKU, 2, {DC: NodeStock(on_hand=10), STORE: NodeStock(on_hand=4)}
+            SKU, v(2), {DC: NodeStock(on_hand=10), STORE: NodeStock(on_hand=4)}
         )
         assert (change.snapshot.armed, change.snapshot.safety_stock) == ({STORE: False}, {STORE: 3})
         assert (await store.apply([delivery(receipt(1), 2)], NOW_US)).changes[0].snapshot is None
@@ -379,7 +417,7 @@ class LedgerStoreContract:
         await store.apply([delivery(receipt(1), 0)], NOW_US)
         assert await store.snapshot("SKU-never-seen") is None
         assert await store.totals("SKU-never-seen") is None
-        assert await store.snapshot(SKU) == SkuSnapshot(SKU, 1, {DC: NodeStock(on_hand=1)})
+        assert await store.snapshot(SKU) == SkuSnapshot(SKU, v(1), {DC: NodeStock(on_hand=1)})
 
     async def test_order_lines_of_nodes_whose_ids_share_a_prefix_stay_apart(self) -> None:
         store = await self.make_store()
@@ -387,7 +425,7 @@ class LedgerStoreContract:
         await store.apply([delivery(order_placed(5, "7", node="dc:1"), 0)], NOW_US)
         await store.apply([delivery(order_cancelled("1:7", node="dc"), 1)], NOW_US)
         assert await store.snapshot(SKU) == SkuSnapshot(
-            SKU, 2, {"dc": NodeStock(), "dc:1": NodeStock(reserved=5)}
+            SKU, v(2), {"dc": NodeStock(), "dc:1": NodeStock(reserved=5)}
         )
 
     async def test_supplies_of_nodes_whose_ids_share_a_prefix_stay_apart(self) -> None:
@@ -396,7 +434,7 @@ class LedgerStoreContract:
         await store.apply([delivery(inbound_expected(10, "x", node="dc:asn:1"), 0)], NOW_US)
         await store.apply([delivery(receipt(4, node="dc", asn_id="1:asn:x"), 0)], NOW_US)
         assert await store.snapshot(SKU) == SkuSnapshot(
-            SKU, 2, {"dc": NodeStock(on_hand=4), "dc:asn:1": NodeStock(inbound=10)}
+            SKU, v(2), {"dc": NodeStock(on_hand=4), "dc:asn:1": NodeStock(inbound=10)}
         )
 
     async def test_demand_is_recorded_per_node_and_day_once_per_event(self) -> None:

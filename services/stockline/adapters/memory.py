@@ -42,6 +42,8 @@ class MemoryLedgerStore:
     published: dict[str, dict[str, tuple[int, int, frozenset[str]]]] = field(default_factory=dict)
     """Per SKU and node: the ATP last computed, its buffer and the node's channels."""
     kept_totals: dict[str, SkuTotals] = field(default_factory=dict)
+    _republish: bool = field(default=False, repr=False)
+    _now_us: int = field(default=0, repr=False)
 
     async def apply(
         self,
@@ -51,8 +53,10 @@ class MemoryLedgerStore:
         on_change: Callable[[SkuChange], None] = lambda _: None,
         *,
         full: bool = False,
+        republish: bool = False,
     ) -> ApplyResult:
         result = ApplyResult(outcomes=[Outcome.APPLIED] * len(deliveries))
+        self._republish, self._now_us = republish, now_us
         before = dict(self.applied_offsets)  # a shard's offsets as they were before the batch
         in_batch: set[tuple[TopicPartition, int]] = set()
         for sku, group in group_by_sku(deliveries):
@@ -98,9 +102,11 @@ class MemoryLedgerStore:
             if after[node].on_hand < 0 <= (before[node].on_hand if node in before else 0)
         )
         moved = self._moved(sku, before, after, touched, terms)
-        if moved:
-            ledger.version += 1
+        if moved:  # the batch's time, if later: above anything a lost state published
+            ledger.version = max(ledger.version + 1, self._now_us)
         again &= set(before)  # a redelivered event republishes what it had written
+        if self._republish:
+            again |= touched
         if not moved and not again:
             return None
         totals = self._totals(sku, bool(again))

@@ -155,6 +155,7 @@ class LedgerStore(Protocol):
         on_change: Callable[[SkuChange], None] = ...,
         *,
         full: bool = False,
+        republish: bool = False,
     ) -> ApplyResult:
         """Apply a batch, atomically per SKU and idempotently: an event_id applied within
         the retention window, or a Kafka offset at or below one applied for that SKU's
@@ -162,7 +163,12 @@ class LedgerStore(Protocol):
         with `terms.buffer`, and the SKU's totals move with it on `terms.channels_of`.
         `on_change` sees each change of the result as soon as the store has it (possibly
         again for the same SKU if the store re-runs a call), so the caller's work can
-        overlap the store's. With `full`, each change carries the SKU's whole snapshot."""
+        overlap the store's. With `full`, each change carries the SKU's whole snapshot. With
+        `republish` (a replay after the store lost writes), a change also carries every node
+        an applied event touched, changed or not, and the totals: what was published from
+        the lost state must be replaced. A SKU's version after a change is the batch's time
+        `now_us` or one more than before, whichever is higher, so versions published after
+        a replay are above those published from the lost state."""
         ...
 
     async def record_progress(

@@ -76,8 +76,10 @@ class LedgerPipeline:
     def __post_init__(self) -> None:
         self._view = self.planner.view
 
-    async def process(self, records: Sequence[RawRecord]) -> BatchReport:
-        """Process a batch once its records are read; idempotent, so safe to repeat."""
+    async def process(self, records: Sequence[RawRecord], republish: bool = False) -> BatchReport:
+        """Process a batch once its records are read; idempotent, so safe to repeat. With
+        `republish` (the batch replays what the store lost), every node an applied event
+        touches is published again, changed or not."""
         now = self.clock()
         report = BatchReport(records=len(records))
         deliveries, rejects = self._decode(records, now, report)

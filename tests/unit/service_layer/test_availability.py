@@ -32,7 +32,7 @@ async def test_one_sku_has_the_inventory_atp_shape_with_channel_totals(
     assert message is not None
     assert message.model_dump() == {
         "sku": "SKU-A",
-        "version": 1,
+        "version": T0,  # the time of the batch that changed it
         "as_of": as_of(T0),
         "network_atp": 44,  # DC-1: 50 - 8 - 0 held - 4 buffer; STORE-1: 6
         "nodes": {
@@ -126,7 +126,7 @@ async def test_a_node_page_item_carries_the_sku_version_and_node_stock(
     assert page is not None
     assert page.items[0].model_dump() == {
         "sku": "SKU-A",
-        "version": 1,
+        "version": T0,  # the time of the batch that changed it
         "atp": 38,
         "on_hand": 50,
         "reserved": 8,

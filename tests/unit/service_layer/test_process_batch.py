@@ -86,7 +86,7 @@ async def test_one_coalesced_record_per_changed_node_and_sku() -> None:
     assert nodes_of(publisher)[0] == {
         "sku": "SKU-1",
         "node_id": "DC-1",
-        "version": 1,
+        "version": NOW,  # the time of the batch that changed it
         "as_of": nodes_of(publisher)[0]["as_of"],
         "atp": 20,  # two receipts of 10, coalesced into one record
         "on_hand": 20,
@@ -97,7 +97,7 @@ async def test_one_coalesced_record_per_changed_node_and_sku() -> None:
     }
     assert [sku for sku, _ in publisher.atp] == ["SKU-1", "SKU-2"]
     first = json.loads(publisher.atp[0][1])
-    assert (first["version"], first["network_atp"], first["channels"]) == (1, 24, {})
+    assert (first["version"], first["network_atp"], first["channels"]) == (NOW, 24, {})
     assert first["as_of"].endswith("Z")
     assert report.atp_messages == 5
     assert report.by_type_outcome["receipt", "applied"] == 4
@@ -222,7 +222,7 @@ async def test_a_replayed_batch_changes_nothing_but_republishes_its_records() ->
     report = await run.process(batch)  # as after a crash before the offsets were committed
 
     assert report.by_type_outcome["receipt", "redelivered"] == 2
-    assert [json.loads(value)["version"] for _, value in publisher.atp] == [1, 1]
+    assert [json.loads(value)["version"] for _, value in publisher.atp] == [NOW, NOW]
     assert publisher.atp_nodes[0] == publisher.atp_nodes[1] or (
         json.loads(publisher.atp_nodes[0][1]) | {"as_of": ""}
         == json.loads(publisher.atp_nodes[1][1]) | {"as_of": ""}

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import ParamSpec, TypeVar
 
 from prometheus_client import CollectorRegistry, Gauge
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-A = TypeVar("A")
+P = ParamSpec("P")
 R = TypeVar("R")
 
 
@@ -31,12 +31,12 @@ class Readiness:
     def ready(self) -> bool:
         return self.failing_since is None
 
-    def watch(self, step: Callable[[A], Awaitable[R]]) -> Callable[[A], Awaitable[R]]:
+    def watch(self, step: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
         """`step`, recording whether it reached Redis (its errors still propagate)."""
 
-        async def watched(arg: A) -> R:
+        async def watched(*args: P.args, **kwargs: P.kwargs) -> R:
             try:
-                result = await step(arg)
+                result = await step(*args, **kwargs)
             except (RedisConnectionError, RedisTimeoutError) as exc:
                 if self.failing_since is None:
                     self.failing_since = time.monotonic()

@@ -4,7 +4,7 @@ Batches come straight from aiokafka's `getmany`, so no per-message dispatch stan
 the broker and the pipeline (a faust stream of raw messages tops out at roughly 14k
 messages/s on two cores; `getmany` hands over hundreds of thousands). Each batch is
 processed under a lock; its offsets become committable only once `process` returned,
-i.e. once Redis applied it and its ATP snapshots are on the broker. Offsets are committed
+i.e. once Redis applied it and its ATP records are on the broker. Offsets are committed
 every `commit_interval_s`, on partition revocation and on stop.
 
 On every assignment a partition resumes from Kafka's committed offset, unless Redis'
@@ -16,8 +16,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from collections.abc import Awaitable, Sequence
+from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, KafkaError
@@ -36,7 +36,15 @@ from stockline.settings import Settings
 
 log = logging.getLogger(__name__)
 
-ProcessBatch = Callable[[Sequence[RawRecord]], Awaitable[BatchReport]]
+
+class ProcessBatch(Protocol):
+    def __call__(
+        self, records: Sequence[RawRecord], republish: bool = False
+    ) -> Awaitable[BatchReport]:
+        """Process a batch (see `LedgerPipeline.process`)."""
+        ...
+
+
 _REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
 _RETRYABLE = (*_REDIS_DOWN, KafkaError, OSError)
 
@@ -64,6 +72,8 @@ class LedgerConsumer(Service):
         self._lock = asyncio.Lock()
         self._next: dict[TopicPartition, int] = {}  # next offset to process, per partition
         self._uncommitted: dict[TopicPartition, int] = {}
+        self._replay_below: dict[TopicPartition, int] = {}
+        """Per partition replaying what Redis lost: the offset the worker had reached."""
         self._last_commit = time.monotonic()
         self._consumer: AIOKafkaConsumer | None = None
 
@@ -126,15 +136,26 @@ class LedgerConsumer(Service):
             ]
             if not records:
                 return
+            republish = self._replays(batch)
             try:
-                report = await self._until_done(records)
+                report = await self._until_done(records, republish)
             except LedgerRolledBack as exc:
                 self._replay(batch, exc.lost)
                 return
             for tp, messages in batch.items():
                 if tp in assigned and messages:
                     self._next[tp] = self._uncommitted[tp] = messages[-1].offset + 1
+                    if self._replay_below.get(tp, 0) <= self._next[tp]:
+                        self._replay_below.pop(tp, None)
         self._metrics.observe(report)
+
+    def _replays(self, batch: dict[TopicPartition, list[Any]]) -> bool:
+        """Whether the batch re-reads offsets applied before Redis lost them: what was
+        published from the lost state must be published again, changed or not."""
+        return any(
+            messages and messages[0].offset < self._replay_below.get(tp, -1)
+            for tp, messages in batch.items()
+        )
 
     def _replay(
         self, batch: dict[TopicPartition, list[Any]], lost: dict[tuple[str, int], int]
@@ -155,16 +176,18 @@ class LedgerConsumer(Service):
                     partition,
                     stored,
                 )
+                reached = self._next.get(tp, stored + 1)
+                self._replay_below[tp] = max(self._replay_below.get(tp, -1), reached)
                 self.consumer.seek(tp, stored + 1)
                 self._next[tp] = self._uncommitted[tp] = stored + 1
 
-    async def _until_done(self, records: list[RawRecord]) -> BatchReport:
+    async def _until_done(self, records: list[RawRecord], republish: bool) -> BatchReport:
         """Process the batch, retrying with backoff while Redis or Kafka is unreachable.
         Nothing is skipped, and a retried half-applied batch is safe: applying is idempotent."""
         delay = 0.1
         while True:
             try:
-                return await self._process(records)
+                return await self._process(records, republish)
             except _RETRYABLE as exc:
                 if isinstance(exc, _REDIS_DOWN):
                     self._metrics.redis_errors.inc()
@@ -209,6 +232,7 @@ class LedgerConsumer(Service):
             for tp in revoked:
                 self._uncommitted.pop(tp, None)
                 self._next.pop(tp, None)
+                self._replay_below.pop(tp, None)
 
     async def on_assigned(self, assigned: set[TopicPartition]) -> None:
         marks = await self._watermarks_of(assigned)
@@ -228,6 +252,7 @@ class LedgerConsumer(Service):
                 )
                 self.consumer.seek(tp, target)
                 self._next[tp] = target
+                self._replay_below[tp] = committed
 
     async def _watermarks_of(self, assigned: set[TopicPartition]) -> dict[tuple[str, int], int]:
         """The partitions' Redis watermarks, waiting out a Redis outage: resuming without

@@ -16,7 +16,9 @@
 --           planning adds <node>|ar armed and <node>|ss safety stock.
 --           Lines and supplies are strings "<a>|<b>|<c>", expiring once they hold nothing.
 -- ARGV: now_us, retention_us, demand_days, flags ('f': reply each changed SKU's full
---   snapshot, for planning; 'd': and its demand buckets), and a MessagePack array of SKUs,
+--   snapshot, for planning; 'd': and its demand buckets; 'a': reply every node an applied
+--   event touched, changed or not, and the totals: a replay after Redis lost writes),
+--   and a MessagePack array of SKUs,
 --   each [sku, ledger_index, demand_index, terms, events]: terms
 --   [[node_id, buffer, [channel, ...]], ...] for every node the events touch, events
 --   [[event_id, "<topic>|<partition>", offset, occurred_us, effects], ...], each effect
@@ -107,6 +109,7 @@ local now, retention, demand_days = int(ARGV[1]), int(ARGV[2]), int(ARGV[3])
 local flags = ARGV[4] or ''
 if not (now and retention and demand_days) then return fail('bad header') end
 local with_full, with_demand = string.find(flags, 'f', 1, true), string.find(flags, 'd', 1, true)
+local republish = string.find(flags, 'a', 1, true)
 local ok, batch = pcall(cmsgpack.unpack, ARGV[5] or '')
 if not ok or type(batch) ~= 'table' then return fail('bad payload') end
 local skus = {}
@@ -406,18 +409,21 @@ local function apply_sku(sku)
       if not moved then atp, buffer, served = s.at or atp, s.bf or buffer, s.ch end
       write[#write + 1] = node .. '|'; write[#write + 1] = pack(s, atp, buffer, served)
     end
-    if moved or (again[node] and s.exists) then
+    if moved or (again[node] and s.exists) or (republish and s.touched) then
       local row = {node, s.exists and 0 or 1, atp, s.oh, s.rs, s.hd, s.ib, buffer}
       for _, value in ipairs(row) do rows[#rows + 1] = value end
     end
   end
   local redelivered = false
   for node, _ in pairs(again) do redelivered = redelivered or nodes[node].exists end
+  if republish then
+    for _, s in pairs(nodes) do redelivered = redelivered or s.touched end
+  end
   local new_totals, totals = update_totals(packed_totals, moves, redelivered)
   if new_totals then write[#write + 1] = 't'; write[#write + 1] = new_totals end
   if latest ~= latest0 then write[#write + 1] = 'e'; write[#write + 1] = fmt(latest) end
-  if changed then
-    version = version + 1
+  if changed then -- the batch's time, if later: above anything a lost state published
+    version = math.max(version + 1, now)
     write[#write + 1] = 'v'; write[#write + 1] = fmt(version)
   end
   if #write > 0 then chunked('HSET', sku.ledger, write, 2) end

@@ -97,6 +97,7 @@ class RedisLedgerStore:
         on_change: Callable[[SkuChange], None] = lambda _: None,
         *,
         full: bool = False,
+        republish: bool = False,
     ) -> ApplyResult:
         """One script call per shard, all in one round trip; each reply is turned into
         outcomes and changes as it arrives, so the caller's `on_change` work runs while
@@ -106,6 +107,7 @@ class RedisLedgerStore:
             by_shard.setdefault(self._keys.shard(sku), []).append((sku, group))
         shards = list(by_shard.values())
         flags = ("f" + ("d" if self._with_demand else "")) if full else ""
+        flags += "a" if republish else ""
         calls = [self._encoder.encode(groups, now_us, terms, flags) for groups in shards]
         outcomes = [Outcome.APPLIED] * len(deliveries)
         changes: dict[int, list[SkuChange]] = {}  # by call, so a re-run overwrites
