@@ -100,7 +100,9 @@ class LedgerPipeline:
 
         planning = self.planner.enabled
         started = time.perf_counter()
-        result = await self.store.apply(deliveries, now, self._view, on_change=stage, full=planning)
+        result = await self.store.apply(
+            deliveries, now, self._view, on_change=stage, full=planning, republish=republish
+        )
         report.apply_seconds = time.perf_counter() - started
         if nodes or skus:
             await self.publisher.publish_atp(nodes, skus)

@@ -9,7 +9,7 @@ import pytest
 from stockline.adapters.memory import ListPublisher, MemoryLedgerReader, MemoryLedgerStore
 from stockline.adapters.network_file import load_network
 from stockline.contracts.codec import encode
-from stockline.domain.events import OrderPlaced, Pick, Receipt
+from stockline.domain.events import OrderCancelled, OrderPlaced, Pick, Receipt
 from stockline.domain.network import Network
 from stockline.service_layer.availability import Availability
 from stockline.service_layer.planning import Planner
@@ -250,3 +250,18 @@ async def test_event_age_is_measured_at_apply_for_applied_events_only() -> None:
     run, _, _ = pipeline()
     report = await run.process([record(0, receipt(1)), record(1, receipt(1))])
     assert report.event_ages_s == [5.0]  # occurred 5 s before NOW; the duplicate is not aged
+
+
+async def test_a_replay_of_what_the_store_lost_republishes_the_nodes_it_touches() -> None:
+    run, _, publisher = pipeline()
+    await run.process([record(0, receipt(1)), record(1, receipt(2, node="STORE-1"))])
+    order = OrderPlaced("o-1", NOW - 1_000_000, "oms", "DC-1", "SKU-1", qty=3, order_id="SO-1")
+    cancel = OrderCancelled("c-1", NOW - 900_000, "oms", "DC-1", "SKU-1", order_id="SO-1")
+    batch = [
+        RawRecord("inventory.orders", 0, 0, b"SKU-1", encode(order)),
+        RawRecord("inventory.orders", 0, 1, b"SKU-1", encode(cancel)),
+    ]
+    await run.process(batch, republish=True)
+    # placed and cancelled in one batch: nothing changed, yet the dc's record goes out again
+    assert [key for key, _ in publisher.atp_nodes[2:]] == ["SKU-1/DC-1"]
+    assert json.loads(publisher.atp_nodes[-1][1])["reserved"] == 0

@@ -161,11 +161,16 @@ class LedgerConsumer(Service):
         self, batch: dict[TopicPartition, list[Any]], lost: dict[tuple[str, int], int]
     ) -> None:
         """Redis lost writes: put every partition of the dropped batch back to its first
-        record, and every partition Redis lost back to the first offset it no longer has."""
+        record, and every partition Redis lost back to the first offset it no longer has.
+        Everything up to where the worker had read is replayed with its records published
+        again: the dropped batch too, which may have been applied and published on the
+        Redis that lost it (the loss can be noticed as late as its progress round trip)."""
         assigned = self.consumer.assignment()
         for tp, messages in batch.items():
-            if tp in assigned and messages and (tp.topic, tp.partition) not in lost:
-                self.consumer.seek(tp, messages[0].offset)
+            if tp in assigned and messages:
+                self._replay_to(tp, messages[-1].offset + 1)
+                if (tp.topic, tp.partition) not in lost:
+                    self.consumer.seek(tp, messages[0].offset)
         for (topic, partition), stored in lost.items():
             tp = TopicPartition(topic, partition)
             if tp in assigned:
@@ -176,10 +181,12 @@ class LedgerConsumer(Service):
                     partition,
                     stored,
                 )
-                reached = self._next.get(tp, stored + 1)
-                self._replay_below[tp] = max(self._replay_below.get(tp, -1), reached)
+                self._replay_to(tp, self._next.get(tp, stored + 1))
                 self.consumer.seek(tp, stored + 1)
                 self._next[tp] = self._uncommitted[tp] = stored + 1
+
+    def _replay_to(self, tp: TopicPartition, reached: int) -> None:
+        self._replay_below[tp] = max(self._replay_below.get(tp, -1), reached)
 
     async def _until_done(self, records: list[RawRecord], republish: bool) -> BatchReport:
         """Process the batch, retrying with backoff while Redis or Kafka is unreachable.
