@@ -106,3 +106,9 @@ def build_api(settings: Settings) -> FastAPI:
         batch_max=settings.api_batch_max,
         on_shutdown=redis.aclose,
     )
+
+
+def api_from_env() -> FastAPI:
+    """The app factory each `stockline api` worker process calls (uvicorn `factory=True`):
+    settings from the environment, then `build_api`."""
+    return build_api(Settings())
