@@ -85,6 +85,8 @@ class Settings(BaseSettings):
     """Larger request bodies get 413 before they are read."""
     api_batch_max: int = Field(500, ge=1, le=500)
     """SKUs per batch lookup; DESIGN.md caps it at 500, a deployment may lower it."""
+    api_cache_max_age_s: int | None = Field(None, ge=0, le=86_400)
+    """`Cache-Control: max-age` of single-SKU reads; unset: no Cache-Control header."""
     api_shutdown_timeout_s: int = Field(20, ge=1, le=600)
     """On SIGTERM, how long requests in flight may take to finish before they are cut."""
 

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from starlette.types import Message
 from tests.unit.service_layer.read_side import stock
 
-from stockline.adapters.http.app import create_app
+from stockline.adapters.http.app import ReadApi, create_app
 from stockline.adapters.http.openapi import OPENAPI_PATH, is_stale, main, render_openapi
 from stockline.adapters.memory import MemoryLedgerReader, MemoryLedgerStore, StaticNetworkView
 from stockline.bootstrap import api_tokens
@@ -24,7 +23,7 @@ TOKEN = "s3cret-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
-async def make_app(*, tokens: tuple[str, ...] = (TOKEN,), batch_max: int = 500) -> FastAPI:
+async def make_app(*, tokens: tuple[str, ...] = (TOKEN,), batch_max: int = 500) -> ReadApi:
     store = MemoryLedgerStore()
     await stock(store)
     reader = MemoryLedgerReader(store)
