@@ -105,6 +105,8 @@ def build_api(settings: Settings) -> ReadApi:
         max_body_bytes=settings.api_max_body_bytes,
         batch_max=settings.api_batch_max,
         cache_max_age_s=settings.api_cache_max_age_s,
+        read_cache_s=settings.api_read_cache_ms / 1000,
+        read_cache_skus=settings.api_read_cache_skus,
         on_shutdown=redis.aclose,
     )
 
