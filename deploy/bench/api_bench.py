@@ -106,7 +106,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_api(redis_url: str, prefix: str, port: int, workers: int) -> subprocess.Popen[bytes]:
+def start_api(
+    redis_url: str, prefix: str, port: int, opts: argparse.Namespace
+) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("STOCKLINE_")}
     env |= {
         "STOCKLINE_REDIS_URL": redis_url,
@@ -115,7 +117,9 @@ def start_api(redis_url: str, prefix: str, port: int, workers: int) -> subproces
         "STOCKLINE_API_PORT": str(port),
         "STOCKLINE_API_TOKENS": json.dumps([TOKEN]),
     }
-    cmd = [sys.executable, "-m", "stockline.cli", "api", "--workers", str(workers)]
+    if opts.read_cache_ms is not None:
+        env["STOCKLINE_API_READ_CACHE_MS"] = str(opts.read_cache_ms)
+    cmd = [sys.executable, "-m", "stockline.cli", "api", "--workers", str(opts.workers)]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -232,6 +236,7 @@ def figures(
         "runs": [asdict(r) for r in (single, batch, ceiling)],
         "setup": {
             "workers": opts.workers,
+            "read_cache_ms": opts.read_cache_ms,
             "nodes_per_sku": opts.nodes,
             "skus": opts.skus,
             "batch": opts.batch,
@@ -248,6 +253,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--redis-url", default=os.environ.get("STOCKLINE_REDIS_URL", "redis://127.0.0.1:6379/0")
     )
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="API processes")
+    p.add_argument(
+        "--read-cache-ms",
+        type=int,
+        help="STOCKLINE_API_READ_CACHE_MS for the API (default: the API's own, 250)",
+    )
     p.add_argument("--seconds", type=float, default=15, help="wrk duration per run")
     p.add_argument("--repeat", type=int, default=1, help="runs per scenario; the best counts")
     p.add_argument("--threads", type=int, default=2, help="wrk threads")
@@ -271,7 +281,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 def run(opts: argparse.Namespace, skus: list[str], prefix: str, scratch: Path) -> list[Result]:
     port = free_port()
     say(f"starting stockline api --workers {opts.workers} on 127.0.0.1:{port}")
-    api = start_api(opts.redis_url, prefix, port, opts.workers)
+    api = start_api(opts.redis_url, prefix, port, opts)
     try:
         url = f"http://127.0.0.1:{port}"
         single_script = wrk_script(scratch, "single")
@@ -304,8 +314,10 @@ def main(argv: list[str] | None = None) -> int:
         ceiling = redis_benchmark(opts.redis_url, opts)
     finally:
         asyncio.run(clean(opts.redis_url, keys))
+    cache = "default" if opts.read_cache_ms is None else opts.read_cache_ms
     print(
-        f"stockline api --workers {opts.workers}, bearer auth on; {opts.skus} SKUs x "
+        f"stockline api --workers {opts.workers}, bearer auth on, read cache {cache} ms; "
+        f"{opts.skus} SKUs x "
         f"{opts.nodes} nodes; wrk -t{opts.threads} -c{opts.connections} {opts.seconds:g} s, "
         f"best of {opts.repeat}; batch = {opts.batch} SKUs; {os.cpu_count()} CPUs"
     )
