@@ -202,6 +202,13 @@ def _command(
     return sub.add_parser(name, help=help, description=help, formatter_class=_Help)
 
 
+def _cores() -> int:
+    """Cores this process may run on (its CPU affinity, so a cpuset is respected)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="stockline",
@@ -229,8 +236,8 @@ def build_parser() -> argparse.ArgumentParser:
     api.add_argument(
         "--workers",
         type=int,
-        default=os.cpu_count() or 1,
-        help="worker processes (default: this machine's cores)",
+        default=_cores(),
+        help="worker processes (default: the cores this process may run on)",
     )
     api.add_argument(
         "--loglevel", default="warning", choices=["debug", "info", "warning"], help=_LOGLEVEL

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -252,5 +253,7 @@ def test_tokens_come_from_settings_and_the_secret_file(tmp_path: Path) -> None:
     assert api_tokens(Settings()) == []
 
 
-def test_the_cli_has_an_api_command() -> None:
-    assert build_parser().parse_args(["api"]).command == "api"
+def test_the_cli_has_an_api_command_with_one_worker_per_core() -> None:
+    args = build_parser().parse_args(["api"])
+    assert (args.command, args.workers) == ("api", len(os.sched_getaffinity(0)))
+    assert build_parser().parse_args(["api", "--workers", "3"]).workers == 3
