@@ -3,10 +3,11 @@ If-None-Match answers 304, HEAD sends the headers alone, Cache-Control when conf
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import httpx
 import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
 from tests.unit.adapters.test_http_api import AUTH, TOKEN
 from tests.unit.service_layer.read_side import T0, receipt, stock
 
@@ -14,7 +15,7 @@ from stockline.adapters.http.app import create_app
 from stockline.adapters.memory import MemoryLedgerReader, MemoryLedgerStore, StaticNetworkView
 from stockline.domain.events import Event
 from stockline.service_layer.availability import Availability
-from stockline.service_layer.ports import Delivery
+from stockline.service_layer.ports import Delivery, SkuSnapshot
 
 URL = "/v1/availability/SKU-A"
 
@@ -139,3 +140,19 @@ async def test_batch_items_are_the_single_reads(client: httpx.AsyncClient) -> No
     (item,) = batch.json()["items"]
     assert {**item, "as_of": None} == {**single, "as_of": None}
     assert batch.json()["not_found"] == ["SKU-Z"]
+
+
+class DownReader(MemoryLedgerReader):
+    """A ledger whose reads fail as Redis does when it is unreachable."""
+
+    async def snapshots(self, skus: Sequence[str]) -> list[SkuSnapshot | None]:
+        raise RedisConnectionError("Connection refused")
+
+
+async def test_a_ledger_that_does_not_answer_is_503_for_single_and_batch_reads() -> None:
+    app = create_app(Availability(DownReader(MemoryLedgerStore()), StaticNetworkView()))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://a") as c:
+        single = await c.get(URL)
+        batch = await c.post("/v1/availability/batch", json={"skus": ["SKU-A"]})
+    for response in (single, batch):
+        assert (response.status_code, response.json()["error"]) == (503, "ledger_unavailable")
