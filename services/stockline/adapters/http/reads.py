@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
+import orjson
+
 from stockline.service_layer.availability import Availability, NodeFilter, atp_json, atp_message
 from stockline.service_layer.ports import SkuSnapshot
 
@@ -93,6 +95,23 @@ class SkuReads:
         for sku, pending in waits.items():
             answers[sku] = await asyncio.shield(pending)
         return [answers[sku] for sku in skus]
+
+    async def batch_json(self, skus: Sequence[str], where: NodeFilter | None = None) -> bytes:
+        """The `BatchAvailability` JSON of `skus` (each once, in order asked): every known
+        SKU's answer as rendered, or counting only the nodes `where` keeps, inside an
+        envelope serialized once around them."""
+        unique = list(dict.fromkeys(skus))
+        found = await self.many(unique)
+        if where is None:
+            items = [orjson.Fragment(read.body) for read in found if read is not None]
+        else:
+            items = [
+                orjson.Fragment(read.filtered(self.availability, where))
+                for read in found
+                if read is not None
+            ]
+        not_found = [sku for sku, read in zip(unique, found, strict=True) if read is None]
+        return orjson.dumps({"items": items, "not_found": not_found})
 
     async def _read(self, skus: list[str]) -> dict[str, SkuRead | None]:
         started = self._monotonic()

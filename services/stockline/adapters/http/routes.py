@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Final
 
-import orjson
 from fastapi import APIRouter, Header, Path, Query, Security
 from fastapi.responses import Response
 from fastapi.security import HTTPBearer
@@ -121,21 +120,11 @@ def availability_router(answers: SkuAnswers, batch_max: int) -> APIRouter:
         if len(request.skus) > batch_max:
             detail = f"the batch has {len(request.skus)} SKUs; the limit is {batch_max}"
             raise ApiError(422, "batch_too_large", detail)
-        skus = list(dict.fromkeys(request.skus))
-        found = await reads.many(skus)
-        if request.nodes is None and request.channel is None:
-            items = [orjson.Fragment(read.body) for read in found if read is not None]
-        else:
+        where = None
+        if request.nodes is not None or request.channel is not None:
             nodes = None if request.nodes is None else frozenset(request.nodes)
             where = NodeFilter(nodes=nodes, channel=request.channel)
-            items = [
-                orjson.Fragment(read.filtered(availability, where))
-                for read in found
-                if read is not None
-            ]
-        not_found = [sku for sku, read in zip(skus, found, strict=True) if read is None]
-        body = orjson.dumps({"items": items, "not_found": not_found})
-        return Response(body, media_type=JSON)
+        return Response(await reads.batch_json(request.skus, where), media_type=JSON)
 
     @router.get("/nodes/{node_id}/stock", response_model=NodeStockPage, responses=_errors(404, 422))
     async def get_node_stock(node_id: NodePath, page: Annotated[PageQuery, Query()]) -> Response:
