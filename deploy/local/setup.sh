@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what stockline needs on a fresh machine, idempotently: a virtualenv in .venv with
-# the package and its test tools, the Kafka broker jars (Maven Central) and redis-server
-# (Debian's package). Needs Python >= 3.11, a JDK 17+ and Maven.
+# the package and its test tools, the Kafka broker jars (Maven Central), redis-server and
+# wrk (Debian's packages). Needs Python >= 3.11, a JDK 17+ and Maven.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 PY=${PYTHON:-python3}
@@ -32,6 +32,11 @@ if ! command -v promtool >/dev/null; then
   say "installing promtool (Debian's prometheus package) for the alert rule tests"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null
   command -v systemctl >/dev/null && systemctl disable --now prometheus >/dev/null 2>&1 || true
+fi
+
+if ! command -v wrk >/dev/null; then
+  say "installing wrk (Debian's package), the load generator of deploy/bench/api_bench.py"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
 fi
 
 # The Compose Specification's JSON Schema, for the test that validates docker-compose.yml

@@ -21,7 +21,7 @@ from stockline.service_layer.process_batch import LedgerPipeline
 from stockline.settings import Settings
 
 if TYPE_CHECKING:
-    from fastapi import FastAPI
+    from stockline.adapters.http.app import ReadApi
 
 
 @dataclass
@@ -92,8 +92,8 @@ def api_tokens(settings: Settings) -> list[str]:
     return tokens
 
 
-def build_api(settings: Settings) -> FastAPI:
-    """Wire the read API: Redis reader, network view, availability queries, FastAPI app.
+def build_api(settings: Settings) -> ReadApi:
+    """Wire the read API: Redis reader, network view, availability queries, the ASGI app.
     Channels and fixed safety stock come from the network file, a demand-driven safety
     stock from what the workers stored with the ledger."""
     from stockline.adapters.http.app import create_app as create_api
@@ -107,5 +107,18 @@ def build_api(settings: Settings) -> FastAPI:
         tokens=api_tokens(settings),
         max_body_bytes=settings.api_max_body_bytes,
         batch_max=settings.api_batch_max,
+        cache_max_age_s=settings.api_cache_max_age_s,
+        read_cache_s=settings.api_read_cache_ms / 1000,
+        read_cache_skus=settings.api_read_cache_skus,
         on_shutdown=redis.aclose,
     )
+
+
+def api_from_env() -> ReadApi:
+    """The app factory each `stockline api` worker process calls (uvicorn `factory=True`):
+    settings from the environment, then `build_api`, then the worker's garbage-collection
+    pace: a full collection walked the ~100,000 objects of the modules and the app in
+    ~50 ms, a stall for every request in flight; frozen, they are walked no more."""
+    api = build_api(Settings())
+    tune_gc()
+    return api

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Awaitable, Sequence
 from pathlib import Path
@@ -106,18 +107,11 @@ def _simulate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _api(settings: Settings, args: argparse.Namespace) -> int:
-    import uvicorn
+    from stockline.adapters.http.server import serve
 
-    from stockline.bootstrap import build_api
-
-    app = build_api(settings)
-    uvicorn.run(
-        app,
-        host=settings.api_host,
-        port=settings.api_port,
-        log_level=args.loglevel,
-        access_log=False,
-    )
+    if args.workers < 1:
+        raise SystemExit("stockline: --workers must be at least 1")
+    serve(settings, workers=args.workers, loglevel=args.loglevel)
     return 0
 
 
@@ -224,6 +218,13 @@ def _positive(text: str) -> int:
     return value
 
 
+def _cores() -> int:
+    """Cores this process may run on (its CPU affinity, so a cpuset is respected)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="stockline",
@@ -250,7 +251,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     worker.set_defaults(run=_worker)
     api = _command(
-        sub, "api", help="serve the HTTP read API (availability, node stock, /metrics) with uvicorn"
+        sub,
+        "api",
+        help="serve the HTTP read API (availability, node stock, /metrics): uvicorn on uvloop "
+        "and httptools, one process per worker; SIGTERM drains requests in flight",
+    )
+    api.add_argument(
+        "--workers",
+        type=int,
+        default=_cores(),
+        help="worker processes (default: the cores this process may run on)",
     )
     api.add_argument(
         "--loglevel", default="warning", choices=["debug", "info", "warning"], help=_LOGLEVEL

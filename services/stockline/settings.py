@@ -87,6 +87,15 @@ class Settings(BaseSettings):
     """Larger request bodies get 413 before they are read."""
     api_batch_max: int = Field(500, ge=1, le=500)
     """SKUs per batch lookup; DESIGN.md caps it at 500, a deployment may lower it."""
+    api_cache_max_age_s: int | None = Field(None, ge=0, le=86_400)
+    """`Cache-Control: max-age` of single-SKU reads; unset: no Cache-Control header."""
+    api_read_cache_ms: int = Field(250, ge=0, le=60_000)
+    """How long each API process keeps a SKU's read (0: never; every request reads Redis).
+    An answer is then at most this old; its `as_of` says when it was read."""
+    api_read_cache_skus: int = Field(10_000, ge=1, le=10_000_000)
+    """SKUs each API process keeps at most while `api_read_cache_ms` > 0."""
+    api_shutdown_timeout_s: int = Field(20, ge=1, le=600)
+    """On SIGTERM, how long requests in flight may take to finish before they are cut."""
 
     @model_validator(mode="after")
     def _sasl_needs_credentials(self) -> Settings:

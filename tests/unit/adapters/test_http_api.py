@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from starlette.types import Message
 from tests.unit.service_layer.read_side import stock
 
-from stockline.adapters.http.app import create_app
+from stockline.adapters.http.app import ReadApi, create_app
 from stockline.adapters.http.openapi import OPENAPI_PATH, is_stale, main, render_openapi
 from stockline.adapters.memory import MemoryLedgerReader, MemoryLedgerStore, StaticNetworkView
 from stockline.bootstrap import api_tokens
@@ -24,7 +24,7 @@ TOKEN = "s3cret-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
-async def make_app(*, tokens: tuple[str, ...] = (TOKEN,), batch_max: int = 500) -> FastAPI:
+async def make_app(*, tokens: tuple[str, ...] = (TOKEN,), batch_max: int = 500) -> ReadApi:
     store = MemoryLedgerStore()
     await stock(store)
     reader = MemoryLedgerReader(store)
@@ -253,5 +253,7 @@ def test_tokens_come_from_settings_and_the_secret_file(tmp_path: Path) -> None:
     assert api_tokens(Settings()) == []
 
 
-def test_the_cli_has_an_api_command() -> None:
-    assert build_parser().parse_args(["api"]).command == "api"
+def test_the_cli_has_an_api_command_with_one_worker_per_core() -> None:
+    args = build_parser().parse_args(["api"])
+    assert (args.command, args.workers) == ("api", len(os.sched_getaffinity(0)))
+    assert build_parser().parse_args(["api", "--workers", "3"]).workers == 3

@@ -153,3 +153,12 @@ async def test_ready_follows_the_ledger() -> None:
     assert await availability.ready()
     reader.reachable = False
     assert not await availability.ready()
+
+
+async def test_the_fast_json_is_the_models_json(availability: Availability) -> None:
+    from stockline.service_layer.availability import atp_json, atp_message
+
+    snapshot = (await availability.reader.snapshots(["SKU-A"]))[0]
+    assert snapshot is not None
+    fast = atp_json(snapshot, NETWORK, T0)
+    assert fast == atp_message(snapshot, NETWORK, T0).to_bytes()

@@ -1,12 +1,19 @@
 """HTTP metrics of the read API in a registry of its own: requests by route template,
-method and status class, and latency by route. No label carries a SKU or node id."""
+method and status class, and latency by route. No label carries a SKU or node id.
+
+When `PROMETHEUS_MULTIPROC_DIR` is set (`stockline api` sets it for its worker processes,
+see `adapters/http/server.py`), prometheus-client keeps the values in files there and
+`render` sums every process's files, so whichever worker answers `/metrics` reports the
+whole server."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -34,14 +41,25 @@ class HttpMetrics:
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.exposed = self.registry
+        if multiprocess_dir := os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            self.exposed = CollectorRegistry()
+            MultiProcessCollector(self.exposed, path=multiprocess_dir)  # type: ignore[no-untyped-call]
+
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
-        self.requests.labels(route=route, method=method, status=f"{status // 100}xx").inc()
-        self.latency.labels(route=route).observe(seconds)
+        key = (route, method, status // 100)
+        children = self._children.get(key)
+        if children is None:  # label lookups take a lock and build a tuple: once per key
+            count = self.requests.labels(route=route, method=method, status=f"{key[2]}xx")
+            children = self._children[key] = (count, self.latency.labels(route=route))
+        children[0].inc()
+        children[1].observe(seconds)
 
     def render(self) -> bytes:
         """The text exposition format, for `/metrics`."""
-        return generate_latest(self.registry)
+        return generate_latest(self.exposed)
 
 
 class MetricsMiddleware:

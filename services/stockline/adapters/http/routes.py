@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Path, Query, Security
+from fastapi import APIRouter, Header, Path, Query, Security
 from fastapi.responses import Response
 from fastapi.security import HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
@@ -12,6 +12,7 @@ from starlette.convertors import StringConvertor, register_url_convertor
 
 from stockline.adapters.http.errors import ApiError
 from stockline.adapters.http.metrics import HttpMetrics
+from stockline.adapters.http.sku_route import AnswerResponse, SkuAnswers
 from stockline.contracts.api import (
     PAGE_LIMIT,
     BatchAvailability,
@@ -64,21 +65,50 @@ def _json(model: BaseModel) -> Response:
     return Response(model.model_dump_json(), media_type=JSON)
 
 
-def availability_router(availability: Availability, batch_max: int) -> APIRouter:
-    """`/v1` routes; the bearer scheme here only documents what `BearerAuth` enforces."""
+_CACHING_HEADERS: Final = {
+    "ETag": {"description": 'the SKU\'s version, `"<version>"`', "schema": {"type": "string"}},
+    "Cache-Control": {
+        "description": "`max-age=N` when STOCKLINE_API_CACHE_MAX_AGE_S is set",
+        "schema": {"type": "string"},
+    },
+}
+_NOT_MODIFIED: Final[dict[str, Any]] = {
+    "description": "Not Modified: `If-None-Match` names the current version (or is `*`)",
+    "headers": _CACHING_HEADERS,
+}
+IfNoneMatch = Annotated[
+    str | None,
+    Header(description='ETags the client holds (`"7"`, `W/"7"`, `*`); a match answers 304'),
+]
+
+
+def availability_router(answers: SkuAnswers, batch_max: int) -> APIRouter:
+    """`/v1` routes; the bearer scheme here only documents what `BearerAuth` enforces.
+    Well-formed single-SKU reads are answered by `SkuFront` before this router sees them,
+    with the same `SkuAnswers`."""
     register_url_convertor("sku_segment", SkuSegment())
     router = APIRouter(prefix="/v1", dependencies=[Security(_bearer)], tags=["availability"])
+    reads, availability = answers.reads, answers.reads.availability
 
-    @router.get(
-        "/availability/{sku:sku_segment}", response_model=AtpMessage, responses=_errors(404, 422)
+    @router.head(
+        "/availability/{sku:sku_segment}",
+        response_class=Response,
+        responses={
+            200: {"description": "the headers of the GET, no body", "headers": _CACHING_HEADERS},
+            304: _NOT_MODIFIED,
+            **_errors(404, 422),
+        },
     )
-    async def get_availability(sku: SkuPath) -> Response:
-        """Network ATP of one SKU, per node and per channel, with its ledger version.
-        404 when no event ever touched the SKU (unknown is not zero)."""
-        message = await availability.of_sku(sku)
-        if message is None:
-            raise ApiError(404, "sku_not_found", f"no event has touched SKU {sku!r}")
-        return _json(message)
+    @router.get(
+        "/availability/{sku:sku_segment}",
+        response_model=AtpMessage,
+        responses={200: {"headers": _CACHING_HEADERS}, 304: _NOT_MODIFIED, **_errors(404, 422)},
+    )
+    async def get_availability(sku: SkuPath, if_none_match: IfNoneMatch = None) -> Response:
+        """Network ATP of one SKU, per node and per channel, with its ledger version (also
+        its `ETag`). 404 when no event ever touched the SKU (unknown is not zero)."""
+        given = None if if_none_match is None else if_none_match.encode("latin-1")
+        return AnswerResponse(await answers.answer(sku, if_none_match=given))
 
     @router.post(
         "/availability/batch", response_model=BatchAvailability, responses=_errors(400, 413, 422)
@@ -90,9 +120,11 @@ def availability_router(availability: Availability, batch_max: int) -> APIRouter
         if len(request.skus) > batch_max:
             detail = f"the batch has {len(request.skus)} SKUs; the limit is {batch_max}"
             raise ApiError(422, "batch_too_large", detail)
-        nodes = None if request.nodes is None else frozenset(request.nodes)
-        where = NodeFilter(nodes=nodes, channel=request.channel)
-        return _json(await availability.of_skus(request.skus, where))
+        where = None
+        if request.nodes is not None or request.channel is not None:
+            nodes = None if request.nodes is None else frozenset(request.nodes)
+            where = NodeFilter(nodes=nodes, channel=request.channel)
+        return Response(await reads.batch_json(request.skus, where), media_type=JSON)
 
     @router.get("/nodes/{node_id}/stock", response_model=NodeStockPage, responses=_errors(404, 422))
     async def get_node_stock(node_id: NodePath, page: Annotated[PageQuery, Query()]) -> Response:
