@@ -49,7 +49,8 @@ async def receive(redis_url: str, keys: Keys, sku: str, qty: int, offset: int) -
     now = time.time_ns() // 1000
     event = Receipt(f"r-{sku}-{offset}", now, "t", "DC-1", sku, qty=qty)
     result = await store.apply([Delivery(event, "seed", 0, offset)], now)
-    await store.record_progress({("seed", 0): offset}, result.snapshots)
+    indexed = [(c.sku, n.node_id) for c in result.changes for n in c.nodes if n.new]
+    await store.record_progress({("seed", 0): offset}, indexed)
     await redis.aclose()
 
 
