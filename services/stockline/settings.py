@@ -50,8 +50,10 @@ class Settings(BaseSettings):
     network_file: Path | None = None
     """The network YAML (nodes, lanes, policies); without one: no safety stock, channels or
     signals."""
-    demand_alpha: float = Field(0.2, gt=0, le=1)
-    """Weight of the latest day in the exponentially weighted demand estimate."""
+    demand_alpha: float = Field(0.1, gt=0, le=1)
+    """Weight of the latest day in the exponentially weighted demand estimate (0.1: about
+    ten days of memory; 0.2 let one lumpy day set weeks of lead-time demand, see
+    docs/signals.md)."""
     demand_horizon_days: int = Field(28, ge=1, le=365)
     """Complete days the demand estimate looks back over (daily buckets are kept twice as long)."""
 
