@@ -12,12 +12,14 @@ from redis.asyncio import Redis
 from stockline.adapters.kafka.app import attach_ledger, create_app
 from stockline.adapters.kafka.ledger_consumer import LedgerConsumer
 from stockline.adapters.kafka.publisher import KafkaPublisher
+from stockline.adapters.kafka.sweep import DailySweep
 from stockline.adapters.metrics import Metrics
 from stockline.adapters.network_file import load_network
 from stockline.adapters.redis.keys import Keys
 from stockline.adapters.redis.store import RedisLedgerStore
 from stockline.service_layer.planning import Planner
 from stockline.service_layer.process_batch import LedgerPipeline
+from stockline.service_layer.review import DailyReview
 from stockline.settings import Settings
 
 if TYPE_CHECKING:
@@ -79,7 +81,29 @@ def build_worker(settings: Settings, plans: Planner | None = None) -> LedgerWork
         settings, pipeline.process, store.watermarks, metrics, requires=[publisher]
     )
     attach_ledger(app, settings, consumer, metrics)
+    if plans.network is not None and settings.review_interval_s > 0:
+        app.service(daily_sweep(settings, consumer, store, publisher, plans, metrics))  # type: ignore[arg-type]
     return LedgerWorker(app, pipeline, store, metrics)
+
+
+def daily_sweep(
+    settings: Settings,
+    consumer: LedgerConsumer,
+    store: RedisLedgerStore,
+    publisher: KafkaPublisher,
+    plans: Planner,
+    metrics: Metrics,
+) -> DailySweep:
+    """The review of the owned partitions' SKUs once per UTC day without events."""
+    from stockline.adapters.redis.reader import RedisLedgerReader
+
+    network = plans.network
+    nodes = [n.node_id for n in network.nodes] if network is not None else []
+    index = RedisLedgerReader(redis_client(settings), keys=keys(settings))
+    review = DailyReview(store, publisher, plans)
+    return DailySweep(
+        consumer, review, index, nodes, metrics, interval_s=settings.review_interval_s
+    )
 
 
 def api_tokens(settings: Settings) -> list[str]:

@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     so one script call applies several SKUs of one shard in one Redis Cluster slot.
     Changing it needs `stockline rebuild`."""
 
+    review_interval_s: float = Field(60.0, ge=0, le=3600)
+    """How often the worker checks whether its partitions' SKUs are due for the daily review
+    without events (once per UTC day each); 0 turns the sweep off."""
     commit_interval_s: float = Field(1.0, gt=0, le=60)
     """How often processed offsets are committed to Kafka (also on rebalance and stop)."""
     session_timeout_s: float = Field(10.0, ge=6, le=300)
