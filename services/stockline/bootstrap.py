@@ -16,6 +16,7 @@ from stockline.adapters.kafka.sweep import DailySweep
 from stockline.adapters.metrics import Metrics
 from stockline.adapters.network_file import load_network
 from stockline.adapters.redis.keys import Keys
+from stockline.adapters.redis.reader import RedisLedgerReader
 from stockline.adapters.redis.store import RedisLedgerStore
 from stockline.service_layer.planning import Planner
 from stockline.service_layer.process_batch import LedgerPipeline
@@ -68,8 +69,9 @@ def build_worker(settings: Settings, plans: Planner | None = None) -> LedgerWork
     app = create_app(settings)
     metrics = Metrics()
     plans = plans or planner(settings)
+    redis = redis_client(settings)
     store = RedisLedgerStore(
-        redis_client(settings),
+        redis,
         keys=keys(settings),
         retention_us=settings.retention_us,
         demand_days=2 * settings.demand_horizon_days,
@@ -82,7 +84,16 @@ def build_worker(settings: Settings, plans: Planner | None = None) -> LedgerWork
     )
     attach_ledger(app, settings, consumer, metrics)
     if plans.network is not None and settings.review_interval_s > 0:
-        app.service(daily_sweep(settings, consumer, store, publisher, plans, metrics))  # type: ignore[arg-type]
+        sweep = daily_sweep(
+            settings,
+            consumer,
+            store,
+            RedisLedgerReader(redis, keys=keys(settings)),
+            publisher,
+            plans,
+            metrics,
+        )
+        app.service(sweep)  # type: ignore[arg-type]
     return LedgerWorker(app, pipeline, store, metrics)
 
 
@@ -90,16 +101,15 @@ def daily_sweep(
     settings: Settings,
     consumer: LedgerConsumer,
     store: RedisLedgerStore,
+    index: RedisLedgerReader,
     publisher: KafkaPublisher,
     plans: Planner,
     metrics: Metrics,
 ) -> DailySweep:
-    """The review of the owned partitions' SKUs once per UTC day without events."""
-    from stockline.adapters.redis.reader import RedisLedgerReader
-
+    """The review of the owned partitions' SKUs once per UTC day without events; the node
+    index is read on the store's own Redis client."""
     network = plans.network
     nodes = [n.node_id for n in network.nodes] if network is not None else []
-    index = RedisLedgerReader(redis_client(settings), keys=keys(settings))
     review = DailyReview(store, publisher, plans)
     return DailySweep(
         consumer, review, index, nodes, metrics, interval_s=settings.review_interval_s
@@ -121,7 +131,6 @@ def build_api(settings: Settings) -> FastAPI:
     Channels and fixed safety stock come from the network file, a demand-driven safety
     stock from what the workers stored with the ledger."""
     from stockline.adapters.http.app import create_app as create_api
-    from stockline.adapters.redis.reader import RedisLedgerReader
     from stockline.service_layer.availability import Availability
 
     redis = redis_client(settings)
