@@ -12,12 +12,15 @@ from redis.asyncio import Redis
 from stockline.adapters.kafka.app import attach_ledger, create_app
 from stockline.adapters.kafka.ledger_consumer import LedgerConsumer
 from stockline.adapters.kafka.publisher import KafkaPublisher
+from stockline.adapters.kafka.sweep import DailySweep
 from stockline.adapters.metrics import Metrics
 from stockline.adapters.network_file import load_network
 from stockline.adapters.redis.keys import Keys
+from stockline.adapters.redis.reader import RedisLedgerReader
 from stockline.adapters.redis.store import RedisLedgerStore
 from stockline.service_layer.planning import Planner
 from stockline.service_layer.process_batch import LedgerPipeline
+from stockline.service_layer.review import DailyReview
 from stockline.settings import Settings
 
 if TYPE_CHECKING:
@@ -66,8 +69,9 @@ def build_worker(settings: Settings, plans: Planner | None = None) -> LedgerWork
     app = create_app(settings)
     metrics = Metrics()
     plans = plans or planner(settings)
+    redis = redis_client(settings)
     store = RedisLedgerStore(
-        redis_client(settings),
+        redis,
         keys=keys(settings),
         retention_us=settings.retention_us,
         demand_days=2 * settings.demand_horizon_days,
@@ -79,7 +83,37 @@ def build_worker(settings: Settings, plans: Planner | None = None) -> LedgerWork
         settings, pipeline.process, store.watermarks, metrics, requires=[publisher]
     )
     attach_ledger(app, settings, consumer, metrics)
+    if plans.network is not None and settings.review_interval_s > 0:
+        sweep = daily_sweep(
+            settings,
+            consumer,
+            store,
+            RedisLedgerReader(redis, keys=keys(settings)),
+            publisher,
+            plans,
+            metrics,
+        )
+        app.service(sweep)  # type: ignore[arg-type]
     return LedgerWorker(app, pipeline, store, metrics)
+
+
+def daily_sweep(
+    settings: Settings,
+    consumer: LedgerConsumer,
+    store: RedisLedgerStore,
+    index: RedisLedgerReader,
+    publisher: KafkaPublisher,
+    plans: Planner,
+    metrics: Metrics,
+) -> DailySweep:
+    """The review of the owned partitions' SKUs once per UTC day without events; the node
+    index is read on the store's own Redis client."""
+    network = plans.network
+    nodes = [n.node_id for n in network.nodes] if network is not None else []
+    review = DailyReview(store, publisher, plans)
+    return DailySweep(
+        consumer, review, index, nodes, metrics, interval_s=settings.review_interval_s
+    )
 
 
 def api_tokens(settings: Settings) -> list[str]:
@@ -97,7 +131,6 @@ def build_api(settings: Settings) -> ReadApi:
     Channels and fixed safety stock come from the network file, a demand-driven safety
     stock from what the workers stored with the ledger."""
     from stockline.adapters.http.app import create_app as create_api
-    from stockline.adapters.redis.reader import RedisLedgerReader
     from stockline.service_layer.availability import Availability
 
     redis = redis_client(settings)

@@ -346,7 +346,22 @@ def _add_simulate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     sim.add_argument("--events", type=int, help="open loop: stop after this many events")
     sim.add_argument("--seconds", type=float, help="open loop: stop after this long (60)")
     sim.add_argument("--closed-loop", action="store_true", help="act on stockline's signals")
-    sim.add_argument("--days", type=int, default=14, help="closed loop: simulated days")
+    sim.add_argument(
+        "--days",
+        type=int,
+        help="closed loop: simulated days (default: the longest supplier lead time + 21)",
+    )
+    sim.add_argument(
+        "--warmup-days",
+        type=int,
+        help="days left out of the headline KPIs (default: the longest supplier lead time)",
+    )
+    sim.add_argument(
+        "--in-memory",
+        action="store_true",
+        help="closed loop in this process: stockline's pipeline on the in-memory store, "
+        "no broker or Redis",
+    )
     sim.add_argument("--day-seconds", type=float, default=0.0, help="least real s per day")
     sim.add_argument("--compare", nargs=2, metavar="POLICY", help="two network files, closed loop")
     sim.add_argument(

@@ -50,8 +50,10 @@ class Settings(BaseSettings):
     network_file: Path | None = None
     """The network YAML (nodes, lanes, policies); without one: no safety stock, channels or
     signals."""
-    demand_alpha: float = Field(0.2, gt=0, le=1)
-    """Weight of the latest day in the exponentially weighted demand estimate."""
+    demand_alpha: float = Field(0.1, gt=0, le=1)
+    """Weight of the latest day in the exponentially weighted demand estimate (0.1: about
+    ten days of memory; 0.2 let one lumpy day set weeks of lead-time demand, see
+    docs/signals.md)."""
     demand_horizon_days: int = Field(28, ge=1, le=365)
     """Complete days the demand estimate looks back over (daily buckets are kept twice as long)."""
 
@@ -63,6 +65,9 @@ class Settings(BaseSettings):
     so one script call applies several SKUs of one shard in one Redis Cluster slot.
     Changing it needs `stockline rebuild`."""
 
+    review_interval_s: float = Field(60.0, ge=0, le=3600)
+    """How often the worker checks whether its partitions' SKUs are due for the daily review
+    without events (once per UTC day each); 0 turns the sweep off."""
     commit_interval_s: float = Field(1.0, gt=0, le=60)
     """How often processed offsets are committed to Kafka (also on rebalance and stop)."""
     session_timeout_s: float = Field(10.0, ge=6, le=300)

@@ -37,6 +37,7 @@ from stockline.adapters.redis.keys import Keys
 from stockline.adapters.redis.store import RedisLedgerStore
 from stockline.domain.events import Event, InventoryEvent, event_type_of
 from stockline.domain.ledger import NodeStock, Outcome, SkuTotals, sku_totals
+from stockline.domain.signals import ReviewMark
 from stockline.service_layer.ports import (
     ApplyResult,
     Delivery,
@@ -354,7 +355,8 @@ class LedgerStoreContract:
     async def test_a_full_snapshot_comes_with_each_change_when_asked(self) -> None:
         store = await self.make_store()
         await store.apply([delivery(receipt(4, node=STORE), 0)], NOW_US)
-        await store.record_progress({}, [], [PlanMarks(SKU, {STORE: False}, {STORE: 3})])
+        marks = PlanMarks(SKU, {STORE: ReviewMark(20_400, covered=36, given=0)}, {STORE: 3})
+        await store.record_progress({}, [], [marks])
         result = await store.apply([delivery(receipt(10), 1)], NOW_US, full=True)
         (change,) = result.changes
         assert [n.node_id for n in change.nodes] == [DC]
@@ -362,8 +364,24 @@ class LedgerStoreContract:
         assert change.snapshot == SkuSnapshot(
             SKU, v(2), {DC: NodeStock(on_hand=10), STORE: NodeStock(on_hand=4)}
         )
-        assert (change.snapshot.armed, change.snapshot.safety_stock) == ({STORE: False}, {STORE: 3})
+        assert change.snapshot.reviews == {STORE: ReviewMark(20_400, covered=36)}
+        assert change.snapshot.safety_stock == {STORE: 3}
         assert (await store.apply([delivery(receipt(1), 2)], NOW_US)).changes[0].snapshot is None
+
+    async def test_review_marks_are_kept_per_node_and_replaced_by_later_ones(self) -> None:
+        store = await self.make_store()
+        await store.apply([delivery(receipt(4, node=STORE), 0), delivery(receipt(9), 1)], NOW_US)
+        first = {STORE: ReviewMark(20_400, covered=36), DC: ReviewMark(20_400, given=12)}
+        await store.record_progress({}, [], [PlanMarks(SKU, first, {})])
+        later = {STORE: ReviewMark(20_401, covered=6)}
+        await store.record_progress({}, [], [PlanMarks(SKU, later, {STORE: 2})])
+        snapshot = await store.snapshot(SKU)
+        assert snapshot is not None
+        assert snapshot.reviews == {STORE: ReviewMark(20_401, covered=6), DC: first[DC]}
+        assert snapshot.safety_stock == {STORE: 2}
+        result = await store.apply([delivery(receipt(1), 2)], NOW_US, full=True)
+        assert result.changes[0].snapshot is not None
+        assert result.changes[0].snapshot.reviews == snapshot.reviews
 
     async def test_the_event_clock_is_the_latest_occurred_at_applied(self) -> None:
         store = await self.make_store()

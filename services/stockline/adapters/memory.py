@@ -10,6 +10,7 @@ from stockline.contracts.outbound import node_record_key
 from stockline.domain.effects import effects_of
 from stockline.domain.ledger import NodeStock, Outcome, SkuLedger, SkuTotals, sku_totals
 from stockline.domain.shards import shard_of
+from stockline.domain.signals import ReviewMark
 from stockline.service_layer.ports import (
     NO_TERMS,
     ApplyResult,
@@ -37,7 +38,7 @@ class MemoryLedgerStore:
     shards: int = 256
     applied_watermarks: dict[TopicPartition, int] = field(default_factory=dict)
     node_skus: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
-    armed: dict[str, dict[str, bool]] = field(default_factory=dict)
+    reviews: dict[str, dict[str, ReviewMark]] = field(default_factory=dict)
     safety_stock: dict[str, dict[str, int]] = field(default_factory=dict)
     published: dict[str, dict[str, tuple[int, int, frozenset[str]]]] = field(default_factory=dict)
     """Per SKU and node: the ATP last computed, its buffer and the node's channels."""
@@ -160,7 +161,7 @@ class MemoryLedgerStore:
         marks: Sequence[PlanMarks] = (),
     ) -> None:
         for mark in marks:
-            self.armed.setdefault(mark.sku, {}).update(mark.armed)
+            self.reviews.setdefault(mark.sku, {}).update(mark.reviews)
             self.safety_stock.setdefault(mark.sku, {}).update(mark.safety_stock)
         for tp, offset in offsets.items():
             self.applied_watermarks[tp] = max(offset, self.applied_watermarks.get(tp, -1))
@@ -182,11 +183,11 @@ class MemoryLedgerStore:
         return self.kept_totals.get(sku)
 
     def _snapshot(self, ledger: SkuLedger) -> SkuSnapshot:
-        armed = dict(self.armed.get(ledger.sku, {}))
+        reviews = dict(self.reviews.get(ledger.sku, {}))
         safety = dict(self.safety_stock.get(ledger.sku, {}))
         stock, demand = ledger.stock(), ledger.demand()
         return SkuSnapshot(
-            ledger.sku, ledger.version, stock, demand, armed, safety, ledger.latest_us
+            ledger.sku, ledger.version, stock, demand, reviews, safety, ledger.latest_us
         )
 
 

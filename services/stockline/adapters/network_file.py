@@ -41,6 +41,7 @@ Positive = Annotated[int, Field(ge=1, le=10**6)]
 LeadDays = Annotated[int, Field(ge=1, le=365)]
 ServiceLevel = Annotated[float, Field(ge=0.5, lt=1)]
 CoverDays = Annotated[float, Field(gt=0, le=365)]
+DailyUnits = Annotated[float, Field(ge=0, le=10**6, allow_inf_nan=False)]
 _ALTERNATIVES = {
     "safety_stock": "service_level",
     "service_level": "safety_stock",
@@ -49,7 +50,13 @@ _ALTERNATIVES = {
 }
 _KIND_FIELDS = {
     "static": {"reorder_point", "order_up_to", "safety_stock"},
-    "dynamic": {"service_level", "safety_stock", "cover_days", "order_up_to_extra"},
+    "dynamic": {
+        "service_level",
+        "safety_stock",
+        "cover_days",
+        "order_up_to_extra",
+        "initial_daily_demand",
+    },
 }
 
 
@@ -99,6 +106,7 @@ class DynamicEntry(_Entry):
     case_pack: Positive = 1
     moq: Positive = 1
     buffer: Units = 0
+    initial_daily_demand: DailyUnits = 0.0
 
     @model_validator(mode="after")
     def _one_of_each(self) -> DynamicEntry:
@@ -127,6 +135,7 @@ class NodePatch(_Entry):
     case_pack: Positive | None = None
     moq: Positive | None = None
     buffer: Units | None = None
+    initial_daily_demand: DailyUnits | None = None
 
 
 class SkuPatch(NodePatch):

@@ -169,6 +169,14 @@ class TransferReceivedModel(EventModel):
     from_node: Code
 
 
+class LostSaleModel(EventModel):
+    """A request refused at node_id for lack of stock: no stock effect; demand of qty."""
+
+    event_type: Literal["lost_sale"]
+    qty: Qty
+    reason: Source | None = None
+
+
 EventMessage = Annotated[
     ReceiptModel
     | PickModel
@@ -178,7 +186,8 @@ EventMessage = Annotated[
     | AdjustmentModel
     | InboundExpectedModel
     | TransferShippedModel
-    | TransferReceivedModel,
+    | TransferReceivedModel
+    | LostSaleModel,
     Field(discriminator="event_type"),
 ]
 """Any inbound event, selected by its `event_type`."""
@@ -193,6 +202,7 @@ EVENT_MODELS: Final[dict[str, type[EventModel]]] = {
     "inbound_expected": InboundExpectedModel,
     "transfer_shipped": TransferShippedModel,
     "transfer_received": TransferReceivedModel,
+    "lost_sale": LostSaleModel,
 }
 """Wire `event_type` -> model; the keys equal those of `domain.events.EVENT_TYPES`."""
 

@@ -3,6 +3,8 @@
 What counts as demand is decided once, in `effects.effects_of` (its `Demand` effect), and
 the ledger and the Redis script record exactly that:
 
+- `lost_sale` is demand of its qty at its node: a request refused there for lack of
+  stock, so a stock-out does not read as a fall in demand (censored demand).
 - `order_placed` is demand of its qty at its node, on the UTC day it occurred. A later
   `order_cancelled` does not take it back: the customer asked for the units at that node
   that day, and a cancelled order is often placed again elsewhere.
@@ -60,7 +62,13 @@ def daily_buckets(events: Iterable[InventoryEvent]) -> dict[tuple[str, str], dic
     return buckets
 
 
-def estimate(buckets: Buckets, today: int, alpha: float, horizon_days: int) -> DemandEstimate:
+def estimate(
+    buckets: Buckets,
+    today: int,
+    alpha: float,
+    horizon_days: int,
+    prior: float | None = None,
+) -> DemandEstimate:
     """The exponentially weighted mean and variance of daily demand before `today`.
 
     The window is the `horizon_days` complete days `today - horizon_days ... today - 1`, in
@@ -76,15 +84,38 @@ def estimate(buckets: Buckets, today: int, alpha: float, horizon_days: int) -> D
     so a day k days old weighs about alpha * (1 - alpha)**k. The same buckets always give
     the same floats: the days are visited in one fixed order.
 
-    Raises ValueError unless 0 < alpha <= 1 and horizon_days >= 1.
+    With a `prior` (units per day, for a SKU without history): the estimate starts at
+    mean = variance = prior (as for Poisson demand) and the update runs over the window's
+    days from the node's first day with a bucket on (days before any demand are no
+    history, not zero demand); with no bucket before `today` at all it is the prior.
+
+    Raises ValueError unless 0 < alpha <= 1, horizon_days >= 1 and prior >= 0.
     """
     if not 0 < alpha <= 1:
         raise ValueError(f"alpha must be in (0, 1], got {alpha}")
     if horizon_days < 1:
         raise ValueError(f"horizon_days must be at least 1, got {horizon_days}")
     first = today - horizon_days
+    if prior is not None:
+        return _from_prior(buckets, first, today, alpha, prior)
     mean, variance = float(buckets.get(first, 0)), 0.0
-    for day in range(first + 1, today):
+    return _update(buckets, first + 1, today, alpha, mean, variance)
+
+
+def _from_prior(
+    buckets: Buckets, first: int, today: int, alpha: float, prior: float
+) -> DemandEstimate:
+    if prior < 0:
+        raise ValueError(f"prior must be >= 0, got {prior}")
+    seen = [day for day in buckets if day < today]
+    start = max(first, min(seen)) if seen else today
+    return _update(buckets, start, today, alpha, prior, prior)
+
+
+def _update(
+    buckets: Buckets, start: int, end: int, alpha: float, mean: float, variance: float
+) -> DemandEstimate:
+    for day in range(start, end):
         delta = buckets.get(day, 0) - mean
         mean += alpha * delta
         variance = (1 - alpha) * (variance + alpha * delta * delta)

@@ -12,8 +12,9 @@ and one that does not move stock:
 
 - `Demand`: units demanded at a node on a day (for the demand estimate of section 5).
   Demand is what customers ordered (`order_placed` qty) plus picks that fulfil no known
-  order (`pick` without order_id, e.g. a store's walk-in sale); a pick of an order line
-  is that order's demand already counted.
+  order (`pick` without order_id, e.g. a store's walk-in sale) plus requests refused for
+  lack of stock (`lost_sale`, which has no other effect); a pick of an order line is
+  that order's demand already counted.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from stockline.domain.events import (
     CycleCount,
     Event,
     InboundExpected,
+    LostSale,
     OrderCancelled,
     OrderPlaced,
     Pick,
@@ -157,3 +159,8 @@ def _(event: TransferReceived) -> tuple[Effect, ...]:
         Delta(event.node_id, event.occurred_us, event.qty),
         SupplyChange(event.node_id, supply, received=event.qty),
     )
+
+
+@effects_of.register
+def _(event: LostSale) -> tuple[Effect, ...]:
+    return (Demand(event.node_id, day_of(event.occurred_us), event.qty),)

@@ -83,6 +83,14 @@ class TransferReceived(Event):
     from_node: str
 
 
+@dataclass(frozen=True, slots=True)
+class LostSale(Event):
+    """A request refused at node_id for lack of stock: demand, no stock effect."""
+
+    qty: int
+    reason: str | None = None
+
+
 InventoryEvent = (
     Receipt
     | Pick
@@ -93,6 +101,7 @@ InventoryEvent = (
     | InboundExpected
     | TransferShipped
     | TransferReceived
+    | LostSale
 )
 
 EVENT_TYPES: dict[str, type[Event]] = {
@@ -105,6 +114,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
     "inbound_expected": InboundExpected,
     "transfer_shipped": TransferShipped,
     "transfer_received": TransferReceived,
+    "lost_sale": LostSale,
 }
 """Wire `event_type` -> domain class, the one table both directions use."""
 

@@ -67,9 +67,13 @@ class DynamicPolicy:
     moq: int = 1
     buffer: int = 0
     """Units never promised at the node (ATP subtracts it; planning does not)."""
+    initial_daily_demand: float = 0.0
+    """Units per day assumed where the (node, sku) has no demand history yet (0: none)."""
 
     def __post_init__(self) -> None:
         _check_terms(self.supplier_lead_time_days, self.case_pack, self.moq, self.buffer)
+        if self.initial_daily_demand < 0:
+            raise ValueError("initial_daily_demand must be >= 0")
         if (self.service_level is None) == (self.safety_stock is None):
             raise ValueError("give exactly one of service_level and safety_stock")
         if (self.cover_days is None) == (self.order_up_to_extra is None):
@@ -110,6 +114,14 @@ def levels(policy: Policy, demand: DemandEstimate, lead_time_days: float) -> Lev
         return Levels(safety_stock, reorder_point, reorder_point + policy.order_up_to_extra)
     cover = whole_units((policy.cover_days or 0.0) * demand.mean_daily)
     return Levels(safety_stock, reorder_point, reorder_point + cover)
+
+
+def prior_of(policy: Policy) -> float | None:
+    """The demand a (node, sku) without history starts from (None: no prior, see
+    `demand.estimate`)."""
+    if isinstance(policy, DynamicPolicy) and policy.initial_daily_demand > 0:
+        return policy.initial_daily_demand
+    return None
 
 
 def z(service_level: float) -> float:

@@ -1,22 +1,32 @@
-"""Reorder and rebalance signals (DESIGN.md section 5); pure decisions, no I/O.
+"""Reorder and rebalance signals (DESIGN.md section 5): the daily review; pure, no I/O.
 
-One signal per crossing: a (node, sku) is *armed* until its position falls to or below its
-reorder_point; that crossing fires one signal (a rebalance when a donor qualifies, else a
-reorder) and disarms it; it re-arms only when position rises above reorder_point again.
-The caller keeps `armed` per (node, sku), starting True, and stores what a decision returns.
+A review looks at every planned node of one SKU on one review day. A node is *short* while
+`position ≤ reorder_point`; its uncovered need is `order_up_to - position - covered`, where
+`covered` is what the same day's earlier signals for it already brought in (suggested or
+transferred units). A short node with uncovered need is first offered a transfer from the
+donor with the most spare units (see `spare`), then reordered from the supplier for what
+the transfer did not cover, so the day's signals bring its position to order_up_to.
+Spare promised within a review, or earlier the same day (`given`), is not offered again.
 
-`signal_id` is a UUID5 of the kind, node, sku and the SKU `version` the position was read
-at, which names the crossing: deciding again on the same state (a replay) gives the same
-id, so publish before storing `armed` and let consumers drop a repeated id.
+The caller keeps a `ReviewMark` per (node, sku) (what the day's signals covered and gave)
+and stores what `review` returns after publishing the signals. A new review day starts
+from nothing: a node still short the next day is signalled again, so a crossing whose
+signals were not acted on is never left behind.
+
+`signal_id` is a UUID5 of the kind, node (the short node for a rebalance), sku, review
+day and the units the day's signals had covered before it: reviewing the same state again
+(a replay) gives the same ids, so publish before storing the marks and let consumers drop
+a repeated id.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Final
 
+from stockline.domain.ledger import NodeStock
 from stockline.domain.network import Lane, Network
 from stockline.domain.policy import Levels, Policy
 
@@ -66,139 +76,115 @@ class RebalanceSignal:
 Signal = ReorderSignal | RebalanceSignal
 
 
-def signal_id(kind: str, node_id: str, sku: str, version: int) -> str:
-    """The deterministic id of the `kind` signal of the crossing seen at `version`."""
-    return str(uuid.uuid5(_NAMESPACE, f"{kind}\x1f{node_id}\x1f{sku}\x1f{version}"))
+@dataclass(frozen=True, slots=True)
+class ReviewMark:
+    """What the signals of review day `day` did at one (node, sku): `covered` units they
+    brought to it (reorders and transfers in), `given` units rebalances took from it."""
+
+    day: int
+    covered: int = 0
+    given: int = 0
+
+    def on(self, day: int) -> ReviewMark:
+        """This mark as seen on review day `day`: a mark of an earlier day counts nothing."""
+        return self if self.day == day else ReviewMark(day)
+
+
+@dataclass(frozen=True, slots=True)
+class Review:
+    """The signals of one review of one SKU, and the marks that changed (to store)."""
+
+    signals: tuple[Signal, ...] = ()
+    marks: Mapping[str, ReviewMark] = field(default_factory=dict)
+
+
+def signal_id(kind: str, node_id: str, sku: str, day: int, covered_before: int = 0) -> str:
+    """The deterministic id of a `kind` signal for `node_id` on review `day`, after the
+    day's signals had covered `covered_before` units of it."""
+    name = f"{kind}\x1f{node_id}\x1f{sku}\x1f{day}\x1f{covered_before}"
+    return str(uuid.uuid5(_NAMESPACE, name))
 
 
 def suggested_qty(position: int, levels: Levels, policy: Policy) -> int:
-    """What to order: order_up_to - position rounded UP to the case pack, then raised to the
-    MOQ rounded UP to the case pack: max(⌈gap/cp⌉·cp, ⌈moq/cp⌉·cp), gap floored at 0.
+    """What to order to bring `position` to order_up_to: see `order_qty`."""
+    return order_qty(levels.order_up_to - position, policy)
+
+
+def order_qty(units: int, policy: Policy) -> int:
+    """A supplier order for `units`: rounded UP to the case pack, then raised to the MOQ
+    rounded UP to the case pack: max(⌈units/cp⌉·cp, ⌈moq/cp⌉·cp), units floored at 0.
     Always a positive multiple of the case pack."""
-    gap = max(0, levels.order_up_to - position)
+    gap = max(0, units)
     return max(round_up(gap, policy.case_pack), round_up(policy.moq, policy.case_pack))
 
 
-def reorder_decision(
-    position: int,
-    levels: Levels,
-    policy: Policy,
-    armed: bool,
-    *,
-    node_id: str,
+def spare(stock: NodeStock, levels: Levels) -> int:
+    """Units a donor can ship: at most its shippable stock (on_hand - reserved - held), and
+    never so many that its position falls below its order_up_to (nor its reorder_point)."""
+    shippable = stock.on_hand - stock.reserved - stock.held
+    above = stock.position() - max(levels.order_up_to, levels.reorder_point)
+    return max(0, min(shippable, above))
+
+
+def review(
     sku: str,
-    version: int,
-    as_of: str,
-) -> tuple[ReorderSignal | None, bool]:
-    """(the signal of this crossing or None, armed after).
-
-    Fires only when armed and position ≤ reorder_point; re-arms when position >
-    reorder_point. `as_of` is the RFC 3339 time the position was read at.
-    """
-    at_or_below = position <= levels.reorder_point
-    if not (armed and at_or_below):
-        return None, not at_or_below
-    signal = ReorderSignal(
-        signal_id=signal_id("reorder", node_id, sku, version),
-        node_id=node_id,
-        sku=sku,
-        position=position,
-        reorder_point=levels.reorder_point,
-        order_up_to=levels.order_up_to,
-        suggested_qty=suggested_qty(position, levels, policy),
-        reason=REORDER_REASON,
-        as_of=as_of,
-    )
-    return signal, False
-
-
-def spare(position: int, levels: Levels) -> int:
-    """Units a node can give: position - max(order_up_to, reorder_point), at least 0.
-    Giving at most this never takes it below its own reorder_point."""
-    return max(0, position - max(levels.order_up_to, levels.reorder_point))
-
-
-def rebalance_decision(
-    sku: str,
-    short_node: str,
-    positions_by_node: Mapping[str, int],
+    stock_by_node: Mapping[str, NodeStock],
     levels_by_node: Mapping[str, Levels],
     network: Network,
-    supplier_lead_time_days: float,
+    marks: Mapping[str, ReviewMark],
     *,
-    version: int,
+    day: int,
     as_of: str,
-) -> RebalanceSignal | None:
-    """A transfer to `short_node` from the best donor, or None when no donor qualifies.
+) -> Review:
+    """Review every node of `levels_by_node` on review `day` (short nodes in node-id order).
 
-    need = order_up_to - position of `short_node` (None when ≤ 0). A donor is another node
-    with levels, spare units (see `spare`), and a direct lane to `short_node` whose
-    transit_days < supplier_lead_time_days; qty = min(spare, need) rounded DOWN to the
-    short node's case pack must be > 0. The donor with the most spare wins; ties go to the
-    cheaper lane, then the faster, then the smaller node id. Only direct lanes count.
+    Per short node with uncovered need (module docstring): a rebalance from the best donor
+    (`_best_offer`: a direct lane faster than the short node's supplier lead time; the most
+    spare, then the cheaper lane, the faster, the smaller node id) of
+    min(⌈need/cp⌉·cp, ⌊spare/cp⌋·cp) units (cp: the short node's case pack), then a reorder
+    of `order_qty(need - transferred)` when anything is left. `as_of` is the RFC 3339 time
+    the positions were read at.
     """
-    need = levels_by_node[short_node].order_up_to - positions_by_node[short_node]
-    case_pack = network.policy_for(sku, short_node).case_pack
-    offers: list[tuple[int, int, Lane]] = []
-    for donor, position in positions_by_node.items():
-        lane = _lane(network, donor, short_node, supplier_lead_time_days)
-        if lane is None or donor not in levels_by_node:
+    today = {n: marks.get(n, ReviewMark(day)).on(day) for n in levels_by_node}
+    left = {
+        n: max(0, spare(stock_by_node[n], lv) - today[n].given) for n, lv in levels_by_node.items()
+    }
+    signals: list[Signal] = []
+    changed: set[str] = set()
+    for node_id in sorted(levels_by_node):
+        position, levels = stock_by_node[node_id].position(), levels_by_node[node_id]
+        mark = today[node_id]
+        need = levels.order_up_to - position - mark.covered
+        if position > levels.reorder_point or need <= 0:
             continue
-        units = spare(position, levels_by_node[donor])
-        qty = round_down(min(units, need), case_pack)
-        if qty > 0:
-            offers.append((units, qty, lane))
-    if not offers:
-        return None
-    _, qty, lane = min(offers, key=_preference)
-    return RebalanceSignal(
-        signal_id=signal_id("rebalance", short_node, sku, version),
-        sku=sku,
-        from_node=lane.from_node,
-        to_node=short_node,
-        qty=qty,
-        lane_days=lane.transit_days,
-        lane_cost=lane.cost_per_unit,
-        reason=REBALANCE_REASON,
-        as_of=as_of,
-    )
-
-
-def decide(
-    sku: str,
-    node_id: str,
-    positions_by_node: Mapping[str, int],
-    levels_by_node: Mapping[str, Levels],
-    network: Network,
-    armed: bool,
-    *,
-    version: int,
-    as_of: str,
-) -> tuple[Signal | None, bool]:
-    """The signal of `node_id`'s crossing, if any, and its armed state after.
-
-    A crossing is a rebalance when a donor qualifies (see `rebalance_decision`, with the
-    node's supplier lead time), else a reorder; either way exactly one signal per crossing.
-    """
-    policy = network.policy_for(sku, node_id)
-    position, levels = positions_by_node[node_id], levels_by_node[node_id]
-    reorder, armed_after = reorder_decision(
-        position, levels, policy, armed, node_id=node_id, sku=sku, version=version, as_of=as_of
-    )
-    if reorder is None:
-        return None, armed_after
-    lead_time = policy.supplier_lead_time_days
-    rebalance = rebalance_decision(
-        sku,
-        node_id,
-        positions_by_node,
-        levels_by_node,
-        network,
-        lead_time,
-        version=version,
-        as_of=as_of,
-    )
-    return rebalance or reorder, armed_after
+        policy = network.policy_for(sku, node_id)
+        offer = _best_offer(network, sku, node_id, need, left, policy)
+        moved = 0
+        if offer is not None:
+            lane, moved = offer
+            donor = lane.from_node
+            left[donor] -= moved
+            today[donor] = _add(today[donor], given=moved)
+            changed.add(donor)
+            signals.append(_rebalance(sku, node_id, lane, moved, day, mark.covered, as_of))
+        ordered = 0
+        if need - moved > 0:
+            ordered = order_qty(need - moved, policy)
+            reorder = ReorderSignal(
+                signal_id=signal_id("reorder", node_id, sku, day, mark.covered),
+                node_id=node_id,
+                sku=sku,
+                position=position,
+                reorder_point=levels.reorder_point,
+                order_up_to=levels.order_up_to,
+                suggested_qty=ordered,
+                reason=REORDER_REASON,
+                as_of=as_of,
+            )
+            signals.append(reorder)
+        today[node_id] = _add(today[node_id], covered=moved + ordered)
+        changed.add(node_id)
+    return Review(tuple(signals), {n: today[n] for n in sorted(changed)})
 
 
 def round_up(qty: int, case_pack: int) -> int:
@@ -211,11 +197,49 @@ def round_down(qty: int, case_pack: int) -> int:
     return max(0, qty // case_pack * case_pack)
 
 
-def _preference(offer: tuple[int, int, Lane]) -> tuple[int, float, int, str]:
-    units, _, lane = offer
+def _best_offer(
+    network: Network,
+    sku: str,
+    short_node: str,
+    need: int,
+    left: Mapping[str, int],
+    policy: Policy,
+) -> tuple[Lane, int] | None:
+    """The preferred donor's lane and the units it moves, or None when none qualifies."""
+    offers: list[tuple[int, Lane, int]] = []
+    for donor, units in left.items():
+        lane = network.lane(donor, short_node)
+        if units <= 0 or lane is None or lane.transit_days >= policy.supplier_lead_time_days:
+            continue
+        qty = min(round_up(need, policy.case_pack), round_down(units, policy.case_pack))
+        if qty > 0:
+            offers.append((units, lane, qty))
+    if not offers:
+        return None
+    _, lane, qty = min(offers, key=_preference)
+    return lane, qty
+
+
+def _preference(offer: tuple[int, Lane, int]) -> tuple[int, float, int, str]:
+    units, lane, _ = offer
     return -units, lane.cost_per_unit, lane.transit_days, lane.from_node
 
 
-def _lane(network: Network, donor: str, short_node: str, lead_time_days: float) -> Lane | None:
-    lane = network.lane(donor, short_node)
-    return lane if lane is not None and lane.transit_days < lead_time_days else None
+def _rebalance(
+    sku: str, short_node: str, lane: Lane, qty: int, day: int, covered: int, as_of: str
+) -> RebalanceSignal:
+    return RebalanceSignal(
+        signal_id=signal_id("rebalance", short_node, sku, day, covered),
+        sku=sku,
+        from_node=lane.from_node,
+        to_node=short_node,
+        qty=qty,
+        lane_days=lane.transit_days,
+        lane_cost=lane.cost_per_unit,
+        reason=REBALANCE_REASON,
+        as_of=as_of,
+    )
+
+
+def _add(mark: ReviewMark, *, covered: int = 0, given: int = 0) -> ReviewMark:
+    return ReviewMark(mark.day, mark.covered + covered, mark.given + given)

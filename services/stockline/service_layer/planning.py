@@ -1,11 +1,12 @@
-"""Levels, channel totals and reorder/rebalance signals for a SKU snapshot (DESIGN.md §5).
+"""Levels, channel totals and the daily review of a SKU snapshot (DESIGN.md section 5).
 
 A node the network file does not list has no policy: buffer and safety_stock 0, no
 channel, no signal. Without a network file at all, every node is such a node.
 
-Signals are decided only when a SKU's stock changes (a snapshot), since only then can a
-position cross its reorder point; levels move with the daily demand estimate, and a level
-change alone waits for the SKU's next event.
+Planning's "today" is the SKU's event clock (the day of the latest occurred_at it has
+seen), so a replay, a rebuild or a simulation plans on the day production planned on. A
+review is run when a SKU's stock changes (a batch) and by the daily sweep
+(`service_layer.review`), which passes its own review day: the later of the two counts.
 """
 
 from __future__ import annotations
@@ -16,30 +17,37 @@ from dataclasses import dataclass, field
 from stockline.domain.demand import estimate
 from stockline.domain.effects import day_of
 from stockline.domain.network import Network
-from stockline.domain.policy import Levels, levels
-from stockline.domain.signals import Signal, decide
-from stockline.service_layer.ports import SkuSnapshot
+from stockline.domain.policy import Levels, levels, prior_of
+from stockline.domain.signals import ReviewMark, Signal, review
+from stockline.service_layer.ports import PlanMarks, SkuSnapshot
 
 
 @dataclass(frozen=True, slots=True)
 class SkuPlan:
-    """What planning concluded for one SKU snapshot."""
+    """What planning concluded for one SKU snapshot on review day `day`."""
 
     sku: str
     levels: Mapping[str, Levels]
-    signals: list[Signal] = field(default_factory=list)
-    armed: Mapping[str, bool] = field(default_factory=dict)
-    """Every planned node's armed state after this decision."""
+    signals: tuple[Signal, ...] = ()
+    marks: Mapping[str, ReviewMark] = field(default_factory=dict)
+    """The review marks this review changed (to store after the signals are out)."""
+    day: int = 0
 
     def safety_stock(self, node_id: str) -> int:
         node_levels = self.levels.get(node_id)
         return node_levels.safety_stock if node_levels else 0
 
+    def plan_marks(self) -> PlanMarks:
+        """What the store keeps of this plan: the changed review marks, and the safety
+        stock of every planned node (a planning level the read API shows)."""
+        safety = {node: lv.safety_stock for node, lv in self.levels.items()}
+        return PlanMarks(self.sku, self.marks, safety)
+
 
 @dataclass(frozen=True)
 class Planner:
     network: Network | None = None
-    alpha: float = 0.2
+    alpha: float = 0.1
     horizon_days: int = 28
 
     @property
@@ -47,28 +55,28 @@ class Planner:
         """Planning runs (and needs each changed SKU's full snapshot) with a network file."""
         return self.network is not None
 
-    def plan(self, snapshot: SkuSnapshot, now_us: int, as_of: str) -> SkuPlan:
-        """Levels of every planned node, then one decision per node (see signals.decide)."""
-        node_levels = self._levels(snapshot, day_of(now_us))
+    def review_day(self, snapshot: SkuSnapshot, review_day: int | None = None) -> int:
+        """The day a review of `snapshot` plans on: its event clock's day, or `review_day`
+        (a sweep's) when that is later."""
+        today = day_of(snapshot.latest_us)
+        return today if review_day is None else max(today, review_day)
+
+    def plan(self, snapshot: SkuSnapshot, as_of: str, *, review_day: int | None = None) -> SkuPlan:
+        """Levels of every planned node on the review day, then the review (signals.review)."""
+        today = self.review_day(snapshot, review_day)
+        node_levels = self._levels(snapshot, today)
         if self.network is None or not node_levels:
-            return SkuPlan(snapshot.sku, node_levels)
-        positions = {n: snapshot.nodes[n].position() for n in node_levels}
-        signals: list[Signal] = []
-        armed: dict[str, bool] = {}
-        for node_id in sorted(node_levels):
-            signal, armed[node_id] = decide(
-                snapshot.sku,
-                node_id,
-                positions,
-                node_levels,
-                self.network,
-                snapshot.armed.get(node_id, True),
-                version=snapshot.version,
-                as_of=as_of,
-            )
-            if signal is not None:
-                signals.append(signal)
-        return SkuPlan(snapshot.sku, node_levels, signals, armed)
+            return SkuPlan(snapshot.sku, node_levels, day=today)
+        result = review(
+            snapshot.sku,
+            snapshot.nodes,
+            node_levels,
+            self.network,
+            snapshot.reviews,
+            day=today,
+            as_of=as_of,
+        )
+        return SkuPlan(snapshot.sku, node_levels, result.signals, result.marks, today)
 
     @property
     def view(self) -> PolicyView:
@@ -83,7 +91,8 @@ class Planner:
                 continue
             policy = self.network.policy_for(snapshot.sku, node_id)
             buckets = snapshot.demand.get(node_id, {})
-            demand = estimate(buckets, today, self.alpha, self.horizon_days)
+            prior = prior_of(policy)
+            demand = estimate(buckets, today, self.alpha, self.horizon_days, prior)
             out[node_id] = levels(policy, demand, policy.supplier_lead_time_days)
         return out
 

@@ -9,6 +9,7 @@ from typing import Protocol
 
 from stockline.domain.events import InventoryEvent
 from stockline.domain.ledger import NodeStock, Outcome, SkuTotals
+from stockline.domain.signals import ReviewMark
 
 TopicPartition = tuple[str, int]
 
@@ -51,8 +52,9 @@ class SkuSnapshot:
     demand: Mapping[str, Mapping[int, int]] = field(default_factory=dict, compare=False)
     """Per node, units demanded per UTC day number (the demand estimate's input); not part
     of equality, which is about stock."""
-    armed: Mapping[str, bool] = field(default_factory=dict, compare=False)
-    """Per node, whether a reorder crossing may fire (absent: armed)."""
+    reviews: Mapping[str, ReviewMark] = field(default_factory=dict, compare=False)
+    """Per node, what the signals of its latest review day covered and gave (absent:
+    nothing yet)."""
     safety_stock: Mapping[str, int] = field(default_factory=dict, compare=False)
     """Per planned node, the safety stock planning last set (absent: the policy's own)."""
     latest_us: int = field(default=0, compare=False)
@@ -61,11 +63,12 @@ class SkuSnapshot:
 
 @dataclass(frozen=True, slots=True)
 class PlanMarks:
-    """What planning stores per SKU after its signals are out: each planned node's armed
-    state and current safety stock (which the read API shows as a planning level)."""
+    """What planning stores per SKU after its signals are out: the review marks that
+    changed and each planned node's current safety stock (which the read API shows as a
+    planning level)."""
 
     sku: str
-    armed: Mapping[str, bool]
+    reviews: Mapping[str, ReviewMark]
     safety_stock: Mapping[str, int]
 
 

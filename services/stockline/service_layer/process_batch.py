@@ -3,7 +3,7 @@
 decode -> dead-letter the rejects -> apply to the ledger (one atomic step per SKU, several
 SKUs of a ledger shard per script call) -> plan (levels, signals; with a network file) ->
 publish one record per changed (sku, node) and one per SKU whose totals changed, and the
-signals -> record progress (applied watermarks, node index, armed states).
+signals -> record progress (applied watermarks, node index, review marks).
 The caller acknowledges the Kafka offsets only after `LedgerPipeline.process` returns,
 so a crash anywhere in between redelivers the batch, and redelivery changes nothing.
 """
@@ -27,7 +27,6 @@ from stockline.service_layer.ports import (
     DeadLetter,
     Delivery,
     LedgerStore,
-    PlanMarks,
     Publisher,
     RawRecord,
     SkuChange,
@@ -96,7 +95,7 @@ class LedgerPipeline:
             if change.totals is not None:
                 skus.append((change.sku, sku_record(change, stamp)))
             if change.snapshot is not None:
-                plans[change.sku] = self.planner.plan(change.snapshot, now, stamp)
+                plans[change.sku] = self.planner.plan(change.snapshot, stamp)
 
         planning = self.planner.enabled
         started = time.perf_counter()
@@ -108,7 +107,7 @@ class LedgerPipeline:
             await self.publisher.publish_atp(nodes, skus)
         await self._publish_signals(list(plans.values()), report)
         # after publishing: a crash before this replays the batch, deciding the same signals
-        marks = [PlanMarks(p.sku, p.armed, _safety(p)) for p in plans.values() if p.levels]
+        marks = [p.plan_marks() for p in plans.values() if p.levels]
         indexed = [(c.sku, n.node_id) for c in result.changes for n in c.nodes if n.new]
         await self.store.record_progress(_highest_offsets(records), indexed, marks)
         self._count(deliveries, result.outcomes, now, report)
@@ -134,16 +133,7 @@ class LedgerPipeline:
         return deliveries, rejects
 
     async def _publish_signals(self, plans: list[SkuPlan], report: BatchReport) -> None:
-        reorder: list[tuple[str, bytes]] = []
-        rebalance: list[tuple[str, bytes]] = []
-        for plan in plans:
-            for signal in plan.signals:
-                message = (plan.sku, json.dumps(signal.payload()).encode())
-                kind = "reorder" if isinstance(signal, ReorderSignal) else "rebalance"
-                (reorder if kind == "reorder" else rebalance).append(message)
-                report.signals[kind, signal.reason] += 1
-        if reorder or rebalance:
-            await self.publisher.publish_signals(reorder, rebalance)
+        report.signals.update(await publish_signals(self.publisher, plans))
 
     @staticmethod
     def _count(
@@ -166,8 +156,22 @@ class LedgerPipeline:
         ]
 
 
-def _safety(plan: SkuPlan) -> dict[str, int]:
-    return {node: lv.safety_stock for node, lv in plan.levels.items()}
+async def publish_signals(
+    publisher: Publisher, plans: Sequence[SkuPlan]
+) -> Counter[tuple[str, str]]:
+    """Publish the plans' signals to their topics; returns how many by (kind, reason)."""
+    reorder: list[tuple[str, bytes]] = []
+    rebalance: list[tuple[str, bytes]] = []
+    counts: Counter[tuple[str, str]] = Counter()
+    for plan in plans:
+        for signal in plan.signals:
+            message = (plan.sku, json.dumps(signal.payload()).encode())
+            kind = "reorder" if isinstance(signal, ReorderSignal) else "rebalance"
+            (reorder if kind == "reorder" else rebalance).append(message)
+            counts[kind, signal.reason] += 1
+    if reorder or rebalance:
+        await publisher.publish_signals(reorder, rebalance)
+    return counts
 
 
 def _highest_offsets(records: Sequence[RawRecord]) -> dict[TopicPartition, int]:

@@ -11,27 +11,61 @@ import sys
 import tempfile
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import yaml
+from tqdm import tqdm
 
 from stockline.adapters.network_file import NetworkFileError, load_network
 from stockline.domain.network import Network
 from stockline.settings import Settings
 from stockline.simulation.generator import SimConfig
 from stockline.simulation.kpi import Kpis, compute
+from stockline.simulation.memory_loop import run_memory_loop
 from stockline.simulation.report import table, write_report
 from stockline.simulation.runner import ClosedLoopResult, run_closed_loop, run_open_loop
 from stockline.simulation.sandbox import sandbox_worker
 
+STEADY_DAYS: Final = 21
+"""A default closed loop runs the longest supplier lead time plus these days."""
+
+
+def default_days(network: Network) -> int:
+    """The longest supplier lead time of any policy plus three weeks: long enough for the
+    orders of the first reviews to arrive, and for three weeks of steady state after."""
+    return longest_lead_time(network) + STEADY_DAYS
+
+
+def default_warmup(network: Network, days: int) -> int:
+    """Days left out of the headline KPIs: the longest lead time (the opening pipeline is
+    replaced by what the reviews ordered), or half the run when the run is shorter than
+    that plus a week."""
+    lead = longest_lead_time(network)
+    return lead if days >= lead + 7 else days // 2
+
+
+def longest_lead_time(network: Network) -> int:
+    policies = network.policies
+    every = [*policies.defaults.values(), *policies.by_sku.values(),
+             *policies.by_sku_node.values()]  # fmt: skip
+    return max(p.supplier_lead_time_days for p in every)
+
 
 async def simulate(settings: Settings, args: argparse.Namespace) -> int:
     """Run what the arguments ask for, print the KPI table and write the report."""
+    if args.compare or args.closed_loop:
+        base = _network(Path(args.network))
+        args.days = args.days or default_days(base)
+        warmup = args.warmup_days
+        warmup = default_warmup(base, args.days) if warmup is None else warmup
+    else:
+        warmup = 0
     config = SimConfig(
         seed=args.seed,
         tag=args.tag or f"s{args.seed}-{uuid.uuid4().hex[:6]}",
         n_skus=args.skus,
         daily_requests=args.requests_per_day,
+        warmup_days=warmup,
     )
     if args.compare:
         results = await _compare(settings, [Path(p) for p in args.compare], config, args)
@@ -60,6 +94,8 @@ async def _closed(
     settings: Settings, network_file: Path, config: SimConfig, args: argparse.Namespace, label: str
 ) -> ClosedLoopResult:
     network = _network(network_file)
+    if getattr(args, "in_memory", False):
+        return await _in_memory(settings, network, config, args, label)
     if args.use_running_worker:
         return await _loop(settings, network, config, args, label)
     log = Path(args.report or tempfile.gettempdir()) / f"worker-{label}-{config.tag}.log"
@@ -81,6 +117,33 @@ async def _loop(
         file=sys.stderr,
     )
     return result
+
+
+async def _in_memory(
+    settings: Settings, network: Network, config: SimConfig, args: argparse.Namespace, label: str
+) -> ClosedLoopResult:
+    with tqdm(total=args.days, desc=label, unit="day", leave=False, file=sys.stderr) as bar:
+
+        def on_day(day: int, fill: float) -> None:
+            bar.set_postfix(fill=f"{fill:.3f}")
+            bar.update()
+
+        result = await run_memory_loop(
+            network,
+            config,
+            args.days,
+            alpha=settings.demand_alpha,
+            horizon_days=settings.demand_horizon_days,
+            on_day=on_day,
+        )
+    kpis = result.kpis
+    print(
+        f"{label}: steady fill {kpis.steady_fill_rate:.3f} (worst day {kpis.worst_steady_day:.3f}"
+        f", after {kpis.warmup_days} warm-up days); divergence {kpis.divergence_units} units; "
+        f"signals {result.signals['reorder']} reorder, {result.signals['rebalance']} rebalance",
+        file=sys.stderr,
+    )
+    return ClosedLoopResult(kpis, result.signals, result.differing, result.simulator)
 
 
 async def _compare(

@@ -25,7 +25,9 @@ from stockline.domain.events import (
     Adjustment,
     AdjustmentReason,
     CycleCount,
+    InboundExpected,
     InventoryEvent,
+    LostSale,
     OrderCancelled,
     OrderPlaced,
     Pick,
@@ -33,6 +35,7 @@ from stockline.domain.events import (
     TransferReceived,
 )
 from stockline.domain.network import Network
+from stockline.domain.policy import Policy
 from stockline.simulation.closed_loop import SOURCE, Arrival, Ids, Payload, Reactor
 from stockline.simulation.kpi import Tally
 from stockline.simulation.model import (
@@ -47,9 +50,8 @@ from stockline.simulation.model import (
 from stockline.simulation.planner import InternalPlanner
 from stockline.simulation.stock import Key, StockBook
 
-OPENING_COVER_DAYS: Final = {"dc": 10, "3pl": 10, "mfc": 6, "store": 5}
-"""Opening stock in days of demand: a hub or store covers its own expected demand, a DC (or
-3PL) its region's, shared with the region's other DCs: the buffer transfers draw on."""
+OPENING_AT_US: Final = 6 * HOUR_US
+"""Opening pipeline ASNs arrive at 06:00 of their day."""
 COUNT_AT_US: Final = DAY_US - 60_000_000
 """Cycle counts happen at 23:59, after the day's moves."""
 
@@ -68,6 +70,8 @@ class SimConfig:
     counts_per_day: int = 8
     shrink_rate: float = 0.3
     adjustments_per_day: float = 6.0
+    warmup_days: int = 0
+    """Days the KPIs leave out of their headline figures (the opening settling)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,31 +123,58 @@ class Simulator:
         self.keys = [(n.node_id, s.sku) for s in catalogue for n in self.network.nodes]
         self._kind = {n.node_id: n.kind.value for n in self.network.nodes}
         self._regions = list(self.demand.region_share.items())
+        self.tally.warmup_days = self.config.warmup_days
         for spec in catalogue:
-            for node in self.network.nodes:
-                policy = self.network.policy_for(spec.sku, node.node_id)
-                self.book.buffer[(node.node_id, spec.sku)] = policy.buffer
+            for node_id, lv in self.planner.levels_of(spec).items():
+                self.book.safety_stock[(node_id, spec.sku)] = lv.safety_stock
+                self.book.buffer[(node_id, spec.sku)] = self._policy(spec, node_id).buffer
 
     def opening(self) -> list[InventoryEvent]:
-        """Opening stock at simulated time 0: one receipt per (node, sku) of
-        `OPENING_COVER_DAYS` of demand (at least one unit)."""
+        """The network as if it had run on its policy for a while, at simulated time 0: per
+        (node, sku) a receipt of opening stock and an open pipeline of ASNs (see
+        `opening_plan`), each ASN's receipt scheduled for its arrival day."""
         events = []
         for spec in self.demand.catalogue:
             for node in self.network.nodes:
-                qty = max(1, math.ceil(self._opening_cover(node.node_id, spec)))
-                receipt = Receipt(self.ids.next("sim"), 0, SOURCE, node.node_id, spec.sku, qty)
-                events.append(self._emit(receipt))
+                on_hand, pipeline = self.opening_plan(node.node_id, spec)
+                key = (node.node_id, spec.sku)
+                if on_hand > 0:
+                    receipt = Receipt(self.ids.next("sim"), 0, SOURCE, *key, on_hand)
+                    events.append(self._emit(receipt))
+                for at_us, qty in pipeline:
+                    events.append(self._emit(self._open_asn(key, qty, at_us)))
         return events
 
-    def _opening_cover(self, node_id: str, spec: SkuSpec) -> float:
-        node = self.network.node(node_id)
-        days = OPENING_COVER_DAYS[node.kind.value]
-        if node.kind.value not in ("dc", "3pl"):
-            return days * self.demand.expected_daily(node_id, spec)
-        peers = sum(
-            1 for n in self.network.nodes if n.region == node.region and n.kind is node.kind
-        )
-        return days * self.demand.regional_daily(node.region, spec) / peers
+    def opening_plan(self, node_id: str, spec: SkuSpec) -> tuple[int, list[tuple[int, int]]]:
+        """(opening on_hand, [(arrival time, qty) of each open ASN]) of a (node, sku).
+
+        Position starts halfway between reorder point and order-up-to (levels from the
+        expected demand m), as it averages under the policy. The pipeline holds what
+        arrives over one supplier lead time L (m·L units, at most that position), in ASNs
+        of about one order each (order-up-to - reorder point, at least a case pack and the
+        MOQ), spread evenly over the L days; on_hand is the rest of the position."""
+        levels = self.planner.levels_of(spec)[node_id]
+        policy = self._policy(spec, node_id)
+        lead = policy.supplier_lead_time_days
+        position = math.ceil((levels.reorder_point + levels.order_up_to) / 2)
+        total = min(round(self.demand.expected_daily(node_id, spec) * lead), position)
+        order = max(levels.order_up_to - levels.reorder_point, policy.case_pack, policy.moq)
+        count = min(lead, max(1, round(total / order))) if total > 0 else 0
+        pipeline = []
+        for i in range(count):
+            qty = total * (i + 1) // count - total * i // count
+            day = min(lead, max(1, round((i + 0.5) * lead / count)))
+            pipeline.append((day * DAY_US + OPENING_AT_US, qty))
+        return position - total, [(at, qty) for at, qty in pipeline if qty > 0]
+
+    def _open_asn(self, key: Key, qty: int, at_us: int) -> InboundExpected:
+        asn_id = self.ids.next("ASN")
+        receipt = Receipt(self.ids.next("sim"), at_us, SOURCE, *key, qty, asn_id)
+        self._schedule(at_us, Arrival(at_us, receipt))
+        return InboundExpected(self.ids.next("sim"), 0, SOURCE, *key, qty, asn_id)
+
+    def _policy(self, spec: SkuSpec, node_id: str) -> Policy:
+        return self.network.policy_for(spec.sku, node_id)
 
     def day(
         self, day: int, signals: Sequence[tuple[str, Payload]] = ()
@@ -193,7 +224,9 @@ class Simulator:
         channel = self.rng.choices([c for c, _ in CHANNEL_MIX], [w for _, w in CHANNEL_MIX])[0]
         spec = self.rng.choices(self.demand.catalogue, [s.weight for s in self.demand.catalogue])[0]
         mean_extra = self.demand.mean_units(spec.sku_class) - 1
-        extra = int(self.rng.expovariate(1 / mean_extra)) if mean_extra > 0 else 0
+        # ⌊Exp(rate)⌋ is geometric with mean 1 / (e^rate - 1): this rate gives mean_extra
+        rate = math.log1p(1 / mean_extra) if mean_extra > 0 else 0.0
+        extra = int(self.rng.expovariate(rate)) if mean_extra > 0 else 0
         return Request(region, channel, spec, 1 + extra)
 
     def _run(self, at: int, action: Action) -> Iterator[InventoryEvent]:
@@ -219,6 +252,10 @@ class Simulator:
                 yield self._place(at, request, node_id)
                 return
         self.tally.request(qty, False)
+        if order:  # the node it would have been served from records the refused demand
+            self.tally.lost_sales += 1
+            first = route.node_ids[order[0]]
+            yield self._emit(LostSale(self.ids.next("sim"), at, SOURCE, first, sku, qty))
 
     def _place(self, at: int, request: Request, node_id: str) -> InventoryEvent:
         sku, qty = request.spec.sku, request.qty
@@ -245,8 +282,7 @@ class Simulator:
         self.tally.asns_received += isinstance(event, Receipt)
         if isinstance(event, TransferReceived):
             lane = self.network.lane(event.from_node, event.node_id)
-            self.tally.transfers_received += 1
-            self.tally.lane_days_sum += lane.transit_days if lane is not None else 0
+            self.tally.transfer_received(lane.transit_days if lane is not None else 0)
         return self._emit(event)
 
     def _adjust(self, at: int, key: Key) -> Iterator[InventoryEvent]:

@@ -33,6 +33,7 @@ _TOPIC_INDEX: Final = {
     "cycle_count": 2,
     "order_placed": 3,
     "order_cancelled": 3,
+    "lost_sale": 3,
     "adjustment": 4,
     "transfer_shipped": 5,
     "transfer_received": 5,

@@ -1,6 +1,6 @@
 """Signals the simulator decides by itself when no stockline worker answers (the open loop).
 
-The same decision as stockline's (`stockline.domain.signals.decide`), on the simulator's own
+The same review as stockline's (`stockline.domain.signals.review`), on the simulator's own
 positions, with levels from the demand the model expects (mean = expected units per day,
 variance = mean · mean units per request, as for a compound Poisson stream).
 """
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from stockline.domain.demand import DemandEstimate
 from stockline.domain.network import Network
 from stockline.domain.policy import Levels, levels
-from stockline.domain.signals import RebalanceSignal, decide
+from stockline.domain.signals import RebalanceSignal, ReviewMark, review
 from stockline.simulation.closed_loop import REBALANCE, REORDER, Payload
 from stockline.simulation.model import DemandModel, SkuSpec
 from stockline.simulation.stock import StockBook
@@ -21,9 +21,11 @@ from stockline.simulation.stock import StockBook
 
 @dataclass
 class InternalPlanner:
+    """Each `decide` is one daily review of every (node, sku) of the catalogue."""
+
     demand: DemandModel
-    armed: dict[tuple[str, str], bool] = field(default_factory=dict)
-    _version: int = 0
+    marks: dict[str, dict[str, ReviewMark]] = field(default_factory=dict)
+    _day: int = 0
     _levels: dict[str, dict[str, Levels]] = field(default_factory=dict)
 
     @property
@@ -31,28 +33,21 @@ class InternalPlanner:
         return self.demand.network
 
     def decide(self, book: StockBook, as_of: str) -> list[tuple[str, Payload]]:
-        """One decision per (node, sku), as a worker would make after a change."""
+        """The signals of the next review day, as the worker's daily review would decide."""
         out: list[tuple[str, Payload]] = []
         nodes = [n.node_id for n in self.network.nodes]
         for spec in self.demand.catalogue:
             node_levels = self._levels_of(spec, nodes)
-            positions = {n: book.position((n, spec.sku)) for n in nodes}
-            self._version += 1
-            for node_id in nodes:
-                signal, armed = decide(
-                    spec.sku,
-                    node_id,
-                    positions,
-                    node_levels,
-                    self.network,
-                    self.armed.get((node_id, spec.sku), True),
-                    version=self._version,
-                    as_of=as_of,
-                )
-                self.armed[(node_id, spec.sku)] = armed
-                if signal is not None:
-                    kind = REBALANCE if isinstance(signal, RebalanceSignal) else REORDER
-                    out.append((kind, signal.payload()))
+            stock = {n: book.stock((n, spec.sku)) for n in nodes}
+            marks = self.marks.setdefault(spec.sku, {})
+            result = review(
+                spec.sku, stock, node_levels, self.network, marks, day=self._day, as_of=as_of
+            )
+            marks.update(result.marks)
+            for signal in result.signals:
+                kind = REBALANCE if isinstance(signal, RebalanceSignal) else REORDER
+                out.append((kind, signal.payload()))
+        self._day += 1
         return out
 
     def levels_of(self, spec: SkuSpec) -> dict[str, Levels]:

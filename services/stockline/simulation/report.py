@@ -17,7 +17,10 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 _ROWS = (
-    ("fill rate", "fill_rate", "{:.3f}"),
+    ("warm-up days (left out)", "warmup_days", "{}"),
+    ("fill rate (steady state)", "fill_rate", "{:.3f}"),
+    ("worst steady day", "worst_steady_day", "{:.3f}"),
+    ("fill rate (whole run)", "run_fill_rate", "{:.3f}"),
     ("refused requests", "refused_rate", "{:.3f}"),
     ("stockout (node·sku·days)", "stockout_rate", "{:.3f}"),
     ("avg promise distance", "avg_promise_distance", "{:.2f}"),
@@ -26,6 +29,7 @@ _ROWS = (
     ("ASNs placed", "asns", "{}"),
     ("transfers shipped", "transfers", "{}"),
     ("signals not acted on", "signals_ignored", "{}"),
+    ("lost sales published", "lost_sales", "{}"),
     ("divergence (units)", "divergence_units", "{}"),
 )
 
@@ -61,8 +65,8 @@ def write_json(path: Path, runs: Mapping[str, Kpis]) -> None:
 
 
 def write_png(path: Path, runs: Mapping[str, Kpis]) -> None:
-    """Four panels: service (fill, refused, stockout), carrying units per node kind, turns
-    per node kind, and the daily fill rate."""
+    """Four panels: service (fill, refused, stockout; steady state), carrying units per node
+    kind, turns per node kind, and the daily fill rate with the warm-up shaded."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -87,6 +91,9 @@ def write_png(path: Path, runs: Mapping[str, Kpis]) -> None:
 def _daily(ax: Axes, runs: Mapping[str, Kpis]) -> None:
     from matplotlib.ticker import MaxNLocator
 
+    warmup = max((k.warmup_days for k in runs.values()), default=0)
+    if warmup:
+        ax.axvspan(-0.5, warmup - 0.5, color="grey", alpha=0.2, label="warm-up (left out)")
     for label, kpis in runs.items():
         ax.plot(range(len(kpis.daily_fill)), kpis.daily_fill, marker="o", label=label)
     ax.set(title="daily fill rate", xlabel="simulated day", ylabel="fill rate")

@@ -45,6 +45,7 @@ def sandbox_settings(base: Settings, network_file: Path, run: str) -> Settings:
             "partitions": 3,
             "batch_within_s": 0.01,
             "web_port": _free_port(),
+            "review_interval_s": 0,  # simulated days lie in the past: reviews follow events
         }
     )
 

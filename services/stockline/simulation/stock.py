@@ -18,6 +18,7 @@ from stockline.domain.events import (
     CycleCount,
     Event,
     InboundExpected,
+    LostSale,
     OrderCancelled,
     OrderPlaced,
     Pick,
@@ -25,6 +26,7 @@ from stockline.domain.events import (
     TransferReceived,
     TransferShipped,
 )
+from stockline.domain.ledger import NodeStock
 
 Key = tuple[str, str]
 """(node_id, sku)"""
@@ -41,13 +43,14 @@ class Level:
 class StockBook:
     """Per (node, sku): on_hand, reserved (open order lines), inbound (open supplies).
 
-    `buffer` is what the promise holds back (the policy's units never promised, DESIGN.md
-    section 3); the simulator sets it from the policy and from stockline's node records.
-    Unknown keys read as zero."""
+    `buffer` is what the promise holds back (the policy's units never promised, as
+    stockline's ATP does); `safety_stock` is a planning level kept for the report, never
+    subtracted. Unknown keys read as zero."""
 
     on_hand: defaultdict[Key, int] = field(default_factory=lambda: defaultdict(int))
     lines: dict[str, tuple[Key, int]] = field(default_factory=dict)
     supplies: dict[str, tuple[Key, int]] = field(default_factory=dict)
+    safety_stock: dict[Key, int] = field(default_factory=dict)
     buffer: dict[Key, int] = field(default_factory=dict)
     touched: set[Key] = field(default_factory=set)
     _reserved: defaultdict[Key, int] = field(default_factory=lambda: defaultdict(int))
@@ -67,15 +70,21 @@ class StockBook:
         return self.on_hand[key] - self.reserved(key)
 
     def atp(self, key: Key) -> int:
-        """max(0, on_hand - reserved - buffer), as stockline defines it (the simulator
-        places no holds)."""
+        """max(0, on_hand - reserved - buffer), as stockline defines it (nothing is held)."""
         return max(0, self.free(key) - self.buffer.get(key, 0))
+
+    def stock(self, key: Key) -> NodeStock:
+        """The (node, sku) as stockline's ledger would hold it."""
+        return NodeStock(self.on_hand[key], self.reserved(key), self.inbound(key))
 
     def position(self, key: Key) -> int:
         return self.on_hand[key] + self.inbound(key) - self.reserved(key)
 
     def apply(self, event: Event) -> None:
-        """Apply one emitted event; order ids, ASN ids and transfer ids must be unique."""
+        """Apply one emitted event; order ids, ASN ids and transfer ids must be unique. A
+        lost sale moves no stock."""
+        if isinstance(event, LostSale):
+            return
         key = (event.node_id, event.sku)
         self.touched.add(key)
         if isinstance(event, Receipt | TransferReceived):

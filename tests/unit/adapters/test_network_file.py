@@ -68,7 +68,8 @@ class TestExample:
         assert a.service_level == 0.98
         assert isinstance(b, DynamicPolicy)
         assert b.service_level == 0.95
-        assert isinstance(c, StaticPolicy)
+        assert isinstance(c, DynamicPolicy)
+        assert (a.initial_daily_demand, c.initial_daily_demand) == (1, 0.2)
 
     def test_classes_by_explicit_entry_then_longest_prefix_then_default(
         self, example: Network
@@ -82,8 +83,9 @@ class TestExample:
 
     def test_an_sku_override_changes_only_what_it_names(self, example: Network) -> None:
         policy = example.policy_for("TV-OLED-77", "DC-EAST")
-        assert policy == DynamicPolicy(service_level=0.98, cover_days=7, case_pack=1, moq=2,
-                                       supplier_lead_time_days=14)  # fmt: skip
+        assert policy == DynamicPolicy(service_level=0.98, cover_days=3, case_pack=1, moq=2,
+                                       supplier_lead_time_days=14,
+                                       initial_daily_demand=1)  # fmt: skip
 
     def test_a_node_override_applies_on_top_of_the_sku_override(self, example: Network) -> None:
         # the showroom turns static; case_pack and moq still come from the sku override

@@ -113,6 +113,15 @@ def test_receipt_field_rules(over: dict[str, Any], accepted: bool) -> None:
         ("order_placed", {"qty": 3}, False),
         ("order_placed", {"qty": 3, "order_id": "O-1"}, True),
         ("transfer_shipped", {"qty": 3, "transfer_id": "T-1", "to_node": "bad node"}, False),
+        ("lost_sale", {"qty": 3}, True),
+        ("lost_sale", {"qty": 3, "reason": "out_of_stock"}, True),
+        ("lost_sale", {"qty": 3, "reason": None}, True),
+        ("lost_sale", {}, False),
+        ("lost_sale", {"qty": 0}, False),
+        ("lost_sale", {"qty": 1_000_001}, False),
+        ("lost_sale", {"qty": 3, "reason": ""}, False),
+        ("lost_sale", {"qty": 3, "reason": "x" * 65}, False),
+        ("lost_sale", {"qty": "3"}, False),
     ],
 )
 def test_type_specific_rules(event_type: str, over: dict[str, Any], accepted: bool) -> None:

@@ -45,6 +45,7 @@ events = st.one_of(
     st.builds(ev.InboundExpected, qty=qtys, asn_id=ids, eta=st.none() | etas, **common),
     st.builds(ev.TransferShipped, qty=qtys, transfer_id=ids, to_node=codes, **common),
     st.builds(ev.TransferReceived, qty=qtys, transfer_id=ids, from_node=codes, **common),
+    st.builds(ev.LostSale, qty=qtys, reason=st.none() | sources, **common),
 )
 
 

@@ -11,6 +11,7 @@ from stockline.domain.demand import DemandEstimate, daily_buckets, estimate
 from stockline.domain.effects import US_PER_DAY
 from stockline.domain.events import (
     InventoryEvent,
+    LostSale,
     OrderCancelled,
     OrderPlaced,
     Pick,
@@ -59,6 +60,11 @@ class TestBuckets:
         ]
         assert daily_buckets(events) == {}
 
+    def test_a_lost_sale_is_demand_at_its_node(self) -> None:
+        # 3 placed and 4 refused for lack of stock: the customers asked for 7
+        lost = LostSale("e2", at(DAY), "oms", "DC-1", SKU, qty=4, reason="out_of_stock")
+        assert daily_buckets([placed("e1", 3), lost]) == {("DC-1", SKU): {DAY: 7}}
+
     def test_a_redelivered_event_counts_once(self) -> None:
         assert daily_buckets([placed("e1", 3), placed("e1", 3)]) == {("DC-1", SKU): {DAY: 3}}
 
@@ -96,6 +102,22 @@ class TestEstimate:
         # mean = previous + 1·δ = x; var = 0·(...) = 0
         buckets = {DAY - 2: 3, DAY - 1: 9}
         assert estimate(buckets, DAY, alpha=1.0, horizon_days=5) == DemandEstimate(9.0, 0.0)
+
+    def test_without_history_the_prior_is_the_estimate(self) -> None:
+        assert estimate({}, DAY, alpha=0.1, horizon_days=28, prior=2.0) == DemandEstimate(2.0, 2.0)
+
+    def test_the_prior_starts_at_the_first_day_with_demand(self) -> None:
+        # first demand DAY-2 (4 units), then DAY-1 (0): prior 2 → 2 + 0.5·(4-2) = 3,
+        # var (1-0.5)·(2 + 0.5·4) = 2; then 3 + 0.5·(0-3) = 1.5, var 0.5·(2 + 0.5·9) = 3.25
+        buckets = {DAY - 2: 4}
+        assert estimate(buckets, DAY, alpha=0.5, horizon_days=28, prior=2.0) == DemandEstimate(
+            1.5, 3.25
+        )
+
+    def test_the_prior_weighs_little_once_the_window_is_full_of_history(self) -> None:
+        buckets = dict.fromkeys(range(DAY - 40, DAY), 5)
+        result = estimate(buckets, DAY, alpha=0.2, horizon_days=28, prior=50.0)
+        assert abs(result.mean_daily - 5) < 45 * 0.8**28 + 1e-9
 
     @pytest.mark.parametrize(("alpha", "horizon_days"), [(0.0, 7), (1.5, 7), (0.2, 0)])
     def test_bad_parameters_are_refused(self, alpha: float, horizon_days: int) -> None:

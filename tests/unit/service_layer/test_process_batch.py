@@ -9,8 +9,10 @@ import pytest
 from stockline.adapters.memory import ListPublisher, MemoryLedgerReader, MemoryLedgerStore
 from stockline.adapters.network_file import load_network
 from stockline.contracts.codec import encode
+from stockline.domain.effects import day_of
 from stockline.domain.events import OrderCancelled, OrderPlaced, Pick, Receipt
 from stockline.domain.network import Network
+from stockline.domain.signals import ReviewMark
 from stockline.service_layer.availability import Availability
 from stockline.service_layer.planning import Planner
 from stockline.service_layer.ports import RawRecord
@@ -174,8 +176,9 @@ async def test_one_reorder_signal_per_crossing_of_the_reorder_point(network: Net
 
     again = Pick("p-2", NOW - 900_000, "pos", "STORE-1", "SKU-1", qty=1)
     await run.process([RawRecord("inventory.picks", 0, 1, b"SKU-1", encode(again))])
-    assert len(publisher.reorder) == 1  # still low: no repeat
-    assert store.armed["SKU-1"]["STORE-1"] is False
+    # position 7: need 40 - 7 = 33, of which the day's reorder covers 40: no repeat
+    assert len(publisher.reorder) == 1
+    assert store.reviews["SKU-1"]["STORE-1"] == ReviewMark(day_of(again.occurred_us), covered=40)
 
 
 async def test_a_short_node_is_rebalanced_from_the_donor_instead_of_reordered(
@@ -189,8 +192,9 @@ async def test_a_short_node_is_rebalanced_from_the_donor_instead_of_reordered(
     (rebalance,) = [json.loads(value) for _, value in publisher.rebalance]
     assert rebalance["from_node"] == "DC-1"
     assert rebalance["to_node"] == "STORE-1"
-    # need 40 - 5 = 35, spare 60: 35 rounded down to the case pack of 10 = 30
-    assert rebalance["qty"] == 30
+    # need 40 - 5 = 35, rounded up to the case pack of 10 = 40, within the spare of 60:
+    # position 5 + 40 reaches order_up_to, so nothing is left to reorder
+    assert rebalance["qty"] == 40
     assert rebalance["lane_days"] == 1
 
 

@@ -22,7 +22,8 @@ def two_days() -> Tally:
     # day 2: 6 units asked, all promised from another region
     tally.request(6, promised=True, distance=2)
     tally.shipped_units["dc"] += 6
-    tally.transfers_received, tally.lane_days_sum = 2, 3  # a 1-day and a 2-day lane
+    tally.transfer_received(1)  # a 1-day and a 2-day lane
+    tally.transfer_received(2)
     tally.close_day([5, 4, 6, 0], {"dc": 80, "store": 40})
     return tally
 
@@ -45,6 +46,22 @@ def test_distance_lanes_turns_and_carrying_units() -> None:
     assert kpis.daily_on_hand == [120, 120]
 
 
+def test_the_warm_up_is_left_out_of_the_headline_figures() -> None:
+    tally = two_days()
+    tally.warmup_days = 1  # as if the simulator had been told so before day 0
+    tally.at_warmup = Tally().counts
+    warm = Tally(warmup_days=1)
+    for units, promised in ((10, False), (4, True)):  # day 0: nothing of 10; day 1: 4 of 4
+        warm.request(units, promised)
+        warm.close_day([0], {"store": 10 if promised else 30})
+    kpis = compute(warm, days=2)
+    assert (kpis.warmup_days, kpis.steady_fill_rate, kpis.fill_rate) == (1, 1.0, 1.0)
+    assert kpis.run_fill_rate == pytest.approx(4 / 14)
+    assert kpis.worst_steady_day == 1.0
+    assert kpis.carrying_units == {"store": 10.0}  # day 1 alone
+    assert kpis.weekly_fill_rate == [pytest.approx(4 / 14)]
+
+
 def test_an_empty_run_reports_zeros_not_errors() -> None:
     kpis = compute(Tally(), days=0)
     assert (kpis.fill_rate, kpis.turns, kpis.avg_lane_days) == (0.0, 0.0, 0.0)
@@ -58,7 +75,7 @@ def test_the_report_tables_both_runs_and_writes_json_and_png(tmp_path: Path) -> 
     text = table(runs)
     assert text.splitlines()[0].split() == ["KPI", "static", "dynamic"]
     rows = {line[:26].strip(): line[26:].split() for line in text.splitlines()[2:]}
-    assert rows["fill rate"] == ["0.875", "0.875"]
+    assert rows["fill rate (steady state)"] == ["0.875", "0.875"]
     assert rows["divergence (units)"] == ["0", "n/a"]
     assert rows["carrying units dc"] == ["90", "90"]
     json_path, png_path = write_report(tmp_path / "out", runs)

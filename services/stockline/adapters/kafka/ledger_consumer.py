@@ -221,6 +221,20 @@ class LedgerConsumer(Service):
             if self._uncommitted.get(tp) == offset:
                 del self._uncommitted[tp]
 
+    @property
+    def batch_lock(self) -> asyncio.Lock:
+        """Held while a batch is processed: hold it to plan a SKU no batch is planning."""
+        return self._lock
+
+    def owned_partitions(self) -> tuple[set[int], int]:
+        """(partition numbers this worker is assigned, partitions of an input topic); all
+        input topics have the same partition count, and a SKU's key picks one number."""
+        if self._consumer is None:
+            return set(), 0
+        assigned = {tp.partition for tp in self.consumer.assignment()}
+        count = len(self.consumer.partitions_for_topic(self._settings.input_topics[0]) or ())
+        return assigned, count
+
     def lag(self) -> dict[tuple[str, int], int]:
         """Per assigned partition: high watermark minus the next offset to process."""
         out: dict[tuple[str, int], int] = {}

@@ -13,7 +13,7 @@
 --           (atp the ATP last published, buffer the buffer it was computed with, channels
 --           comma-separated: those its ATP is counted in, count_us and count_id the latest
 --           count, trim_day the UTC day its deltas were last trimmed; empty when unknown);
---           planning adds <node>|ar armed and <node>|ss safety stock.
+--           planning adds <node>|rd review day, |cv covered, |gv given, |ss safety stock.
 --           Lines and supplies are strings "<a>|<b>|<c>", expiring once they hold nothing.
 -- ARGV: now_us, retention_us, demand_days, flags ('f': reply each changed SKU's full
 --   snapshot, for planning; 'd': and its demand buckets; 'a': reply every node an applied
@@ -33,8 +33,8 @@
 -- entries per node that changed (or that a redelivered event touches): node_id, new (1 when
 -- no event had touched it), atp, on_hand, reserved, held, inbound, buffer; totals
 -- {'n', network, channel, atp, ...} when they changed (or on redelivery), else empty; with
--- 'f' and a change, full has seven entries per node (node_id, on_hand, reserved, held,
--- inbound, armed 1/0/-1 unset, safety_stock or -1) and with 'd' demand node, day, units.
+-- 'f' and a change, full has nine entries per node (node_id, on_hand, reserved, held,
+-- inbound, then rd, cv, gv, ss, each -1 unset) and with 'd' demand node, day, units.
 
 local seen, offsets = KEYS[1], KEYS[2]
 
@@ -366,7 +366,7 @@ local function full_snapshot(ledger)
     if n.packed then
       local oh, rs, hd, ib = string.match(n.packed, '^(-?%d+)|(-?%d+)|(-?%d+)|(-?%d+)|')
       for _, value in ipairs({name, tonumber(oh), tonumber(rs), tonumber(hd), tonumber(ib),
-                              n.ar or -1, n.ss or -1}) do
+                              n.rd or -1, n.cv or -1, n.gv or -1, n.ss or -1}) do
         out[#out + 1] = value
       end
     end

@@ -49,7 +49,8 @@ class Keys:
     def ledger(self, sku: str) -> str:
         """Hash: version `v`; totals `t`; per node `<node>|`, its buckets, published ATP,
         buffer, channels and latest count packed in one value (apply.lua's header has the
-        format); and what planning stored: armed `<node>|ar`, safety stock `<node>|ss`."""
+        format); and what planning stored: the review day `<node>|rd`, the units that day's
+        signals covered `<node>|cv` and gave `<node>|gv`, safety stock `<node>|ss`."""
         return self.of_sku(sku).ledger
 
     def demand(self, sku: str) -> str:

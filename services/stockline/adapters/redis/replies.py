@@ -7,6 +7,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from stockline.domain.ledger import NodeStock, SkuTotals
+from stockline.domain.signals import ReviewMark
 from stockline.service_layer.ports import NodeState, SkuChange, SkuSnapshot
 
 
@@ -53,21 +54,22 @@ def _totals(flat_totals: list[Any]) -> SkuTotals | None:
 def _full_snapshot(
     sku: str, version: int, whole: list[Any], demand: list[Any], latest_us: int
 ) -> SkuSnapshot:
-    """Seven entries a node: node, on_hand, reserved, held, inbound, armed or -1,
-    safety_stock or -1; three a demand bucket."""
+    """Nine entries a node: node, on_hand, reserved, held, inbound, review day, covered and
+    given (each -1 when unset), safety_stock or -1; three a demand bucket."""
     stock: dict[str, NodeStock] = {}
-    armed: dict[str, bool] = {}
+    reviews: dict[str, ReviewMark] = {}
     safety: dict[str, int] = {}
     row = iter(whole)
-    for name, on_hand, reserved, held, inbound, arm, units in zip(*[row] * 7, strict=True):
+    for entry in zip(*[row] * 9, strict=True):
+        name, on_hand, reserved, held, inbound, day, covered, given, units = entry
         node = _text(name)
         stock[node] = NodeStock(on_hand, reserved, inbound, held)
-        if arm >= 0:
-            armed[node] = arm == 1
+        if day >= 0:
+            reviews[node] = ReviewMark(day, max(0, covered), max(0, given))
         if units >= 0:
             safety[node] = units
     ordered = dict(sorted(stock.items()))
-    return SkuSnapshot(sku, version, ordered, _demand(demand), armed, safety, latest_us)
+    return SkuSnapshot(sku, version, ordered, _demand(demand), reviews, safety, latest_us)
 
 
 def _demand(demand: list[Any]) -> dict[str, dict[int, int]]:
@@ -86,7 +88,7 @@ def snapshot_from_hash(sku: str, fields: Sequence[Any]) -> SkuSnapshot | None:
         return None
     version = latest = 0
     stock: dict[str, NodeStock] = {}
-    armed: dict[str, bool] = {}
+    marks: dict[str, dict[str, int]] = {}
     safety: dict[str, int] = {}
     for field, value in pairs(fields):
         if field in ("v", "e"):
@@ -98,11 +100,17 @@ def snapshot_from_hash(sku: str, fields: Sequence[Any]) -> SkuSnapshot | None:
         if not mark:
             on_hand, reserved, held, inbound = value.split("|", 4)[:4]
             stock[node] = NodeStock(int(on_hand), int(reserved), int(inbound), int(held))
-        elif mark == "ar":
-            armed[node] = value == "1"
+        elif mark in ("rd", "cv", "gv"):
+            marks.setdefault(node, {})[mark] = int(value)
         elif mark == "ss":
             safety[node] = int(value)
-    return SkuSnapshot(sku, version, dict(sorted(stock.items())), {}, armed, safety, latest)
+    reviews = {
+        node: ReviewMark(m["rd"], m.get("cv", 0), m.get("gv", 0))
+        for node, m in marks.items()
+        if "rd" in m
+    }
+    ordered = dict(sorted(stock.items()))
+    return SkuSnapshot(sku, version, ordered, {}, reviews, safety, latest)
 
 
 def totals_from_packed(packed: Any) -> SkuTotals | None:

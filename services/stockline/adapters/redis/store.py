@@ -141,7 +141,9 @@ class RedisLedgerStore:
         marks: Sequence[PlanMarks] = (),
     ) -> None:
         """One round trip: the watermark script, the node index additions and the planning
-        marks (`<node>|ar` armed, `<node>|ss` safety stock in the SKU's ledger hash)."""
+        marks (in the SKU's ledger hash: `<node>|rd` review day, `<node>|cv` units that
+        day's signals covered, `<node>|gv` units its rebalances gave, `<node>|ss` safety
+        stock)."""
         args: list[str | int | bytes] = []
         for (topic, partition), offset in sorted(offsets.items()):
             args += [f"{topic}|{partition}", offset]
@@ -281,6 +283,10 @@ def _text(value: Any) -> str:
 
 
 def _mark_fields(mark: PlanMarks) -> dict[str, str]:
-    fields = {f"{node}|ar": "1" if armed else "0" for node, armed in mark.armed.items()}
+    fields: dict[str, str] = {}
+    for node, review in mark.reviews.items():
+        fields[f"{node}|rd"] = str(review.day)
+        fields[f"{node}|cv"] = str(review.covered)
+        fields[f"{node}|gv"] = str(review.given)
     fields.update({f"{node}|ss": str(units) for node, units in mark.safety_stock.items()})
     return fields
