@@ -55,7 +55,7 @@ async def test_a_closed_loop_acts_on_signals_and_ends_in_sync_with_the_ledger(
     assert sim.tally.asns > 0
     assert sim.tally.asns_received > 0  # a 2-3 day lead time lands within the 4 days
     assert sim.tally.transfers > 0
-    assert sim.tally.transfers_received > 0
+    assert sim.tally.counts.transfers_received > 0
     assert result.kpis.divergence_units == 0
     assert result.differing == []
     for spec in sim.demand.catalogue:
