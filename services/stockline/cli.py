@@ -191,7 +191,8 @@ def _dev(settings: Settings, args: argparse.Namespace) -> int:
         raise SystemExit(
             f"stockline dev: {script} not found; the local stack comes with a source checkout"
         )
-    return subprocess.run([str(script), args.action], check=False).returncode
+    extra = ["--redis-cluster"] if args.redis_cluster else []
+    return subprocess.run([str(script), args.action, *extra], check=False).returncode
 
 
 _LOGLEVEL = "how much the process logs to stderr"
@@ -272,6 +273,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["up", "down", "status"],
         help="up: install what is missing and start (or reuse) both; down: stop them; "
         "status: whether each answers",
+    )
+    dev.add_argument(
+        "--redis-cluster",
+        action="store_true",
+        help="up: also a Redis Cluster of 3 primaries and 3 replicas on 127.0.0.1:7001-7006; "
+        "down: stop only that cluster",
     )
     dev.set_defaults(run=_dev)
     rebuild = _command(
