@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 from redis.exceptions import RedisError
 
 from stockline.adapters.redis.keys import Keys
@@ -17,7 +17,7 @@ class RedisLedgerReader:
     """A LedgerReader over the hashes `RedisLedgerStore` writes (works on Redis Cluster:
     a batch pipeline is split per slot owner by the cluster client)."""
 
-    def __init__(self, redis: Redis, *, keys: Keys) -> None:
+    def __init__(self, redis: Redis | RedisCluster, *, keys: Keys) -> None:
         self._redis = redis
         self._keys = keys
 
