@@ -34,7 +34,9 @@ from redis.exceptions import (
     ClusterDownError,
     MovedError,
     NoScriptError,
+    RedisClusterException,
     ResponseError,
+    SlotNotCoveredError,
     TryAgainError,
 )
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -213,14 +215,17 @@ class ClusterTransport:
     async def round_trip(
         self, commands: Sequence[Command], on_reply: OnReply, watched: int, on_fresh: OnFresh | None
     ) -> list[Any]:
-        await self._cluster.initialize()  # before any routing (redis/redis-py#3935)
+        try:
+            await self._cluster.initialize()  # before any routing (redis/redis-py#3935)
+        except RedisClusterException as exc:  # no node answered
+            raise ClusterUnavailable(str(exc)) from exc
         replies: list[Any] = [None] * len(commands)
         pending = list(range(len(commands)))
         asking: dict[int, str] = {}  # command -> the node an ASK redirected it to
         deadline = time.monotonic() + self._retry_s
         delay = 0.02
         while True:
-            groups = self._route(commands, pending, asking)
+            groups, unrouted = self._route(commands, pending, asking)
             conns = await self._connect(groups)
             if on_fresh is not None and self._fresh:
                 self._release(conns)
@@ -228,6 +233,7 @@ class ClusterTransport:
                 self._fresh = False
                 continue
             sent = _Sent(commands, replies, on_reply, watched, asking)
+            sent.lost(unrouted)
             await asyncio.gather(
                 *(self._send_node(n, conns[n], g, sent) for n, g in groups.items())
             )
@@ -245,17 +251,24 @@ class ClusterTransport:
 
     def _route(
         self, commands: Sequence[Command], pending: list[int], asking: dict[int, str]
-    ) -> dict[ClusterNode, list[int]]:
+    ) -> tuple[dict[ClusterNode, list[int]], list[int]]:
+        """The commands grouped by the node to send them to, and those no node owns in the
+        slot map (yet)."""
         groups: dict[ClusterNode, list[int]] = {}
+        unrouted: list[int] = []
         for n in pending:
             node = self._cluster.get_node(node_name=asking[n]) if n in asking else None
             if node is None:
                 asking.pop(n, None)
-                node = self._cluster.get_node_from_key(_routing_key(commands[n]))
-            if node is None:  # pragma: no cover - get_node_from_key raises instead
-                raise ClusterUnavailable("no node owns a slot")
-            groups.setdefault(node, []).append(n)
-        return groups
+                try:
+                    node = self._cluster.get_node_from_key(_routing_key(commands[n]))
+                except SlotNotCoveredError:
+                    node = None
+            if node is None:
+                unrouted.append(n)
+            else:
+                groups.setdefault(node, []).append(n)
+        return groups, unrouted
 
     async def _connect(self, groups: dict[ClusterNode, list[int]]) -> dict[ClusterNode, Any]:
         """A connected connection per node (a new one has run the connect hook), or the
@@ -342,7 +355,7 @@ class ClusterTransport:
     async def _refresh(self) -> None:
         try:
             await self._cluster.nodes_manager.initialize()
-        except (*_LOST, ResponseError):  # no startup node answered: try again later
+        except (*_LOST, ResponseError, RedisClusterException):  # none answered: try later
             return
 
 
