@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import settings
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 
 from stockline.adapters.redis.keys import Keys
 
@@ -63,6 +63,36 @@ def stack() -> Iterator[Stack]:
         yield from _containers()
     else:
         yield from _local_stack()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_url() -> str:
+    """Any node of the local 3-primary, 3-replica Redis Cluster (started, or reused, by
+    deploy/local/stack.sh up --redis-cluster; tests only use it, never stop or flush it)."""
+    subprocess.run(
+        [str(ROOT / "deploy/local/stack.sh"), "up", "--redis-cluster"], check=True, timeout=600
+    )
+    port = os.environ.get("STOCKLINE_REDIS_CLUSTER_PORT", "7001")
+    return f"redis://127.0.0.1:{port}/0"
+
+
+def cluster_client(url: str) -> RedisCluster:
+    """A cluster client built the way every stockline process builds one."""
+    from stockline.bootstrap import redis_client
+    from stockline.settings import Settings
+
+    client = redis_client(Settings(redis_url=url, redis_mode="cluster"))
+    assert isinstance(client, RedisCluster)
+    return client
+
+
+@pytest.fixture
+async def redis_cluster_client(redis_cluster_url: str, keys: Keys) -> AsyncIterator[RedisCluster]:
+    client = cluster_client(redis_cluster_url)
+    yield client
+    async for key in client.scan_iter(match=f"{keys.prefix}:*", count=1000):
+        await client.unlink(key)
+    await client.aclose()
 
 
 @pytest.fixture

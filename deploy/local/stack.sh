@@ -5,6 +5,9 @@
 #   deploy/local/stack.sh up       install what is missing, start both (reuses running ones)
 #   deploy/local/stack.sh down     stop what this script started
 #   deploy/local/stack.sh status   say what answers where
+#   ... --redis-cluster            also a Redis Cluster: 3 primaries + 3 replicas of redis-server
+#                                  on 127.0.0.1:7001-7006 (AOF on; STOCKLINE_REDIS_CLUSTER_PORT
+#                                  moves the first port); `down --redis-cluster` stops only it
 #
 # Everything outside the repository: jars in $STOCKLINE_CACHE (default ~/.cache/stockline),
 # data and logs in $STOCKLINE_STATE (default $STOCKLINE_CACHE/state).
@@ -20,6 +23,10 @@ REDIS_PORT=${STOCKLINE_REDIS_PORT:-6379}
 LIBS="$CACHE/kafka-$KAFKA_VERSION/libs"
 KAFKA_DIR="$STATE/kafka-$KAFKA_PORT"
 REDIS_DIR="$STATE/redis-$REDIS_PORT"
+CLUSTER_PORT=${STOCKLINE_REDIS_CLUSTER_PORT:-7001}
+CLUSTER_NODES=6 # 3 primaries, each with one replica
+CLUSTER_NODE_TIMEOUT_MS=${STOCKLINE_REDIS_CLUSTER_NODE_TIMEOUT_MS:-5000}
+CLUSTER_DIR="$STATE/redis-cluster-$CLUSTER_PORT"
 
 say() { printf '[stack] %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
@@ -169,6 +176,49 @@ start_redis() {
   wait_port "$REDIS_PORT" 20 "redis-server" "$REDIS_DIR/redis.log"
 }
 
+cluster_ports() { seq "$CLUSTER_PORT" $((CLUSTER_PORT + CLUSTER_NODES - 1)); }
+
+cluster_state() { redis-cli -p "$CLUSTER_PORT" cluster info 2>/dev/null | tr -d '\r' | sed -n 's/^cluster_state://p'; }
+
+start_redis_cluster() {
+  local port
+  if [ "$(cluster_state)" = ok ]; then
+    say "Redis Cluster already answers on 127.0.0.1:$CLUSTER_PORT (state ok)"
+    return 0
+  fi
+  ensure_redis_installed
+  for port in $(cluster_ports); do
+    if port_open "$port"; then continue; fi
+    mkdir -p "$CLUSTER_DIR/$port"
+    redis-server --bind 127.0.0.1 --port "$port" --dir "$CLUSTER_DIR/$port" \
+      --cluster-enabled yes --cluster-config-file nodes.conf \
+      --cluster-node-timeout "$CLUSTER_NODE_TIMEOUT_MS" \
+      --appendonly yes --appendfsync everysec --save "" \
+      --daemonize yes --pidfile "$CLUSTER_DIR/$port/pid" --logfile "$CLUSTER_DIR/$port/redis.log"
+  done
+  for port in $(cluster_ports); do
+    wait_port "$port" 20 "redis-server (cluster node)" "$CLUSTER_DIR/$port/redis.log"
+  done
+  # nodes that kept their nodes.conf rejoin by themselves; a fresh set needs creating
+  if [ "$(redis-cli -p "$CLUSTER_PORT" cluster info | tr -d '\r' | sed -n 's/^cluster_known_nodes://p')" -lt "$CLUSTER_NODES" ]; then
+    say "creating the Redis Cluster on 127.0.0.1:$CLUSTER_PORT-$((CLUSTER_PORT + CLUSTER_NODES - 1))"
+    # shellcheck disable=SC2046
+    redis-cli --cluster create $(cluster_ports | sed 's/^/127.0.0.1:/') \
+      --cluster-replicas 1 --cluster-yes >"$CLUSTER_DIR/create.log" 2>&1 \
+      || { cat "$CLUSTER_DIR/create.log" >&2; die "redis-cli --cluster create failed"; }
+  fi
+  for _ in $(seq 1 100); do
+    [ "$(cluster_state)" = ok ] && { say "Redis Cluster up on 127.0.0.1:$CLUSTER_PORT (state ok)"; return 0; }
+    sleep 0.2
+  done
+  die "the Redis Cluster on 127.0.0.1:$CLUSTER_PORT did not reach state ok (logs: $CLUSTER_DIR)"
+}
+
+stop_redis_cluster() {
+  local port
+  for port in $(cluster_ports); do stop_pidfile "$CLUSTER_DIR/$port/pid" "redis-server :$port"; done
+}
+
 stop_pidfile() { # pidfile what
   [ -f "$1" ] || return 0
   local pid
@@ -184,12 +234,24 @@ stop_pidfile() { # pidfile what
 status() {
   port_open "$KAFKA_PORT" && say "Kafka: up on 127.0.0.1:$KAFKA_PORT" || say "Kafka: down (127.0.0.1:$KAFKA_PORT)"
   port_open "$REDIS_PORT" && say "Redis: up on 127.0.0.1:$REDIS_PORT" || say "Redis: down (127.0.0.1:$REDIS_PORT)"
+  local state
+  state=$(cluster_state)
+  [ -n "$state" ] && say "Redis Cluster: $state on 127.0.0.1:$CLUSTER_PORT" || say "Redis Cluster: down (127.0.0.1:$CLUSTER_PORT)"
 }
 
+with_cluster=
+case "${2:-}" in
+  "") ;;
+  --redis-cluster) with_cluster=1 ;;
+  *) echo "usage: $0 up|down|status|install [--redis-cluster]" >&2; exit 2 ;;
+esac
+
 case "${1:-}" in
-  up) start_redis; start_kafka; status ;;
-  down) stop_pidfile "$KAFKA_DIR/pid" Kafka; stop_pidfile "$REDIS_DIR/pid" redis-server ;;
+  up) start_redis; start_kafka; [ -z "$with_cluster" ] || start_redis_cluster; status ;;
+  down)
+    if [ -n "$with_cluster" ]; then stop_redis_cluster; exit 0; fi
+    stop_pidfile "$KAFKA_DIR/pid" Kafka; stop_pidfile "$REDIS_DIR/pid" redis-server; stop_redis_cluster ;;
   status) status ;;
   install) ensure_redis_installed; ensure_java; ensure_kafka_jars ;;
-  *) echo "usage: $0 up|down|status|install" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|status|install [--redis-cluster]" >&2; exit 2 ;;
 esac

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import gc
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import faust
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 
 from stockline.adapters.kafka.app import attach_ledger, create_app
 from stockline.adapters.kafka.ledger_consumer import LedgerConsumer
@@ -35,10 +35,16 @@ class LedgerWorker:
     metrics: Metrics
 
 
-def redis_client(settings: Settings) -> Redis:
-    return Redis.from_url(
-        settings.redis_url, decode_responses=True, socket_timeout=10, health_check_interval=15
-    )
+def redis_client(settings: Settings, *, decode_responses: bool = True) -> Redis | RedisCluster:
+    """The one place a Redis client is made: a single Redis, or with `redis_mode=cluster`
+    redis-py's asyncio cluster client, which discovers every node from the one in the URL,
+    keeps the slot map and follows MOVED/ASK for the commands it sends (the ledger store
+    sends its own batches per node, adapters/redis/transport.py). A slot without a primary
+    fails only the commands for it (`require_full_coverage=False`)."""
+    options: dict[str, Any] = {"decode_responses": decode_responses, "socket_timeout": 10}
+    if settings.redis_mode == "cluster":
+        return RedisCluster.from_url(settings.redis_url, require_full_coverage=False, **options)
+    return Redis.from_url(settings.redis_url, health_check_interval=15, **options)
 
 
 def keys(settings: Settings) -> Keys:

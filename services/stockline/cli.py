@@ -51,14 +51,24 @@ async def _reachable_kafka(settings: Settings, work: Awaitable[T]) -> T:
 
 
 def _check_redis(settings: Settings) -> None:
-    from redis import Redis
-    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import RedisClusterException, RedisError
+
+    from stockline.bootstrap import redis_client
+
+    async def ping() -> None:
+        redis = redis_client(settings)
+        try:
+            await redis.ping()
+        finally:
+            await redis.aclose()
 
     try:
-        Redis.from_url(settings.redis_url, socket_connect_timeout=5).ping()
-    except RedisConnectionError as exc:
+        asyncio.run(ping())
+    except (RedisError, RedisClusterException, OSError) as exc:
+        mode = " as a cluster (STOCKLINE_REDIS_MODE)" if settings.redis_mode == "cluster" else ""
         raise SystemExit(
-            f"stockline: cannot reach Redis at {settings.redis_url} (STOCKLINE_REDIS_URL): {exc}"
+            f"stockline: cannot reach Redis at {settings.redis_url} (STOCKLINE_REDIS_URL){mode}: "
+            f"{exc}"
         ) from exc
 
 
@@ -137,12 +147,11 @@ def _bench(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _rebuild(settings: Settings, args: argparse.Namespace) -> int:
-    from redis.asyncio import Redis
     from tqdm import tqdm
 
     from stockline.adapters.kafka.rebuild import WorkersRunning, rebuild
     from stockline.adapters.network_file import NetworkFileError
-    from stockline.bootstrap import planner
+    from stockline.bootstrap import planner, redis_client
 
     if not args.yes:
         raise SystemExit(
@@ -161,7 +170,7 @@ def _rebuild(settings: Settings, args: argparse.Namespace) -> int:
         bar.update(done - bar.n)
 
     async def run() -> object:
-        redis = Redis.from_url(settings.redis_url, decode_responses=True)
+        redis = redis_client(settings)
         try:
             return await rebuild(settings, redis, plans, progress)
         finally:
@@ -185,7 +194,8 @@ def _dev(settings: Settings, args: argparse.Namespace) -> int:
         raise SystemExit(
             f"stockline dev: {script} not found; the local stack comes with a source checkout"
         )
-    return subprocess.run([str(script), args.action], check=False).returncode
+    extra = ["--redis-cluster"] if args.redis_cluster else []
+    return subprocess.run([str(script), args.action, *extra], check=False).returncode
 
 
 _LOGLEVEL = "how much the process logs to stderr"
@@ -282,6 +292,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["up", "down", "status"],
         help="up: install what is missing and start (or reuse) both; down: stop them; "
         "status: whether each answers",
+    )
+    dev.add_argument(
+        "--redis-cluster",
+        action="store_true",
+        help="up: also a Redis Cluster of 3 primaries and 3 replicas on 127.0.0.1:7001-7006; "
+        "down: stop only that cluster",
     )
     dev.set_defaults(run=_dev)
     rebuild = _command(

@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     kafka_ssl_cafile: Path | None = None
     """CA bundle for SSL/SASL_SSL; the system's trust store when unset."""
     redis_url: str = "redis://127.0.0.1:6379/0"
+    """With `redis_mode=cluster`, any node of the cluster: the others are discovered."""
+    redis_mode: Literal["single", "cluster"] = "single"
+    """`cluster`: the ledger lives on a Redis Cluster (docs/scaling.md)."""
     key_prefix: str = Field("stockline", pattern=r"^[A-Za-z0-9._:-]{1,64}$")
     consumer_group: str = "stockline-ledger"
 

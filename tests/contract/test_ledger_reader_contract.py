@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 from typing import Protocol
 
 import pytest
-from redis.asyncio import Redis
-from tests.conftest import Stack
+from redis.asyncio import Redis, RedisCluster
+from tests.conftest import Stack, cluster_client
 from tests.unit.service_layer.read_side import T0, order, receipt, stock
 
 from stockline.adapters.memory import MemoryLedgerReader, MemoryLedgerStore
@@ -31,15 +31,25 @@ class _Pair:
         self.store, self.reader = store, reader
 
 
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+@pytest.fixture(
+    params=[
+        "memory",
+        pytest.param("redis", marks=pytest.mark.redis),
+        pytest.param("redis-cluster", marks=pytest.mark.redis_cluster),
+    ]
+)
 async def pair(request: pytest.FixtureRequest) -> AsyncIterator[Pair]:
     if request.param == "memory":
         store = MemoryLedgerStore()
         yield _Pair(store, MemoryLedgerReader(store))
         return
-    stack: Stack = request.getfixturevalue("stack")
     keys = Keys(f"test-reader-{uuid.uuid4().hex[:12]}")
-    redis = Redis.from_url(stack.redis_url, decode_responses=True)
+    redis: Redis | RedisCluster
+    if request.param == "redis-cluster":
+        redis = cluster_client(request.getfixturevalue("redis_cluster_url"))
+    else:
+        stack: Stack = request.getfixturevalue("stack")
+        redis = Redis.from_url(stack.redis_url, decode_responses=True)
     yield _Pair(
         RedisLedgerStore(redis, keys=keys, retention_us=7 * 86_400 * 10**6),
         RedisLedgerReader(redis, keys=keys),

@@ -14,8 +14,8 @@ from collections.abc import Iterable, Sequence
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from redis.asyncio import Redis
-from tests.conftest import Stack
+from redis.asyncio import Redis, RedisCluster
+from tests.conftest import Stack, cluster_client
 from tests.unit.domain.ledger_events import (
     DC,
     SKU,
@@ -503,6 +503,15 @@ class TestRedisLedgerStore(LedgerStoreContract):
         assert stock(result) == {s: {DC: NodeStock(n + 1)} for n, s in enumerate(skus)}
 
 
+@pytest.mark.redis_cluster
+class TestRedisClusterLedgerStore(TestRedisLedgerStore):
+    """The same cases on a Redis Cluster: shards spread over three primaries."""
+
+    @pytest.fixture(autouse=True)
+    def _redis(self, redis_cluster_client: RedisCluster, keys: Keys) -> None:  # type: ignore[override]
+        self.redis, self.keys = redis_cluster_client, keys  # type: ignore[assignment]
+
+
 # Differential test: random events through a simulated Kafka log, on Redis, on memory and
 # through the reference fold.
 
@@ -561,8 +570,12 @@ def published_of(results: Iterable[ApplyResult]) -> dict[tuple[str, str], tuple[
     return last
 
 
-async def replay_on_redis_and_memory(redis_url: str, batches: list[list[Delivery]]) -> None:
-    client = Redis.from_url(redis_url, decode_responses=True)
+async def replay_on_redis_and_memory(
+    redis_url: str, batches: list[list[Delivery]], *, cluster: bool = False
+) -> None:
+    client = (
+        cluster_client(redis_url) if cluster else Redis.from_url(redis_url, decode_responses=True)
+    )
     keys = Keys(f"test-{uuid.uuid4().hex[:12]}")
     try:
         on_redis = RedisLedgerStore(client, keys=keys, retention_us=RETENTION_US)
@@ -602,3 +615,12 @@ def test_redis_folds_random_batches_like_the_reference_and_the_memory_store(
 ) -> None:
     # a sync test driving its own event loop per example: hypothesis does not run async tests
     asyncio.run(replay_on_redis_and_memory(stack.redis_url, batches))
+
+
+@pytest.mark.redis_cluster
+@settings(max_examples=25, deadline=None)
+@given(batches=consumed_batches())
+def test_a_redis_cluster_folds_random_batches_like_the_reference(
+    redis_cluster_url: str, batches: list[list[Delivery]]
+) -> None:
+    asyncio.run(replay_on_redis_and_memory(redis_cluster_url, batches, cluster=True))

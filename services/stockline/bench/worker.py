@@ -53,10 +53,11 @@ class BenchWorld:
     async def clean(self) -> None:
         """Delete the run's Redis keys and topics, so runs do not pile up."""
         from aiokafka.admin import AIOKafkaAdminClient
-        from redis.asyncio import Redis
+
+        from stockline.bootstrap import redis_client
 
         s = self.settings
-        redis = Redis.from_url(s.redis_url)
+        redis = redis_client(s, decode_responses=False)
         batch: list[bytes] = []
         async for key in redis.scan_iter(match=f"{s.key_prefix}:*", count=5000):
             batch.append(key)

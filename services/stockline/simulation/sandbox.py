@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient
-from redis.asyncio import Redis
 
 from stockline.adapters.kafka.options import client_options
 from stockline.adapters.kafka.topics import ensure_topics
@@ -100,7 +99,9 @@ def _env_value(value: Any) -> str:
 
 
 async def _clean(settings: Settings) -> None:
-    redis = Redis.from_url(settings.redis_url)
+    from stockline.bootstrap import redis_client
+
+    redis = redis_client(settings, decode_responses=False)
     try:
         async for key in redis.scan_iter(match=f"{settings.key_prefix}:*", count=1000):
             await redis.unlink(key)

@@ -7,10 +7,9 @@ from dataclasses import replace
 from importlib import resources
 from typing import Any
 
-from hiredis import pack_command
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import ResponseError
 
 from stockline.adapters.redis.calls import CallEncoder, Group
 from stockline.adapters.redis.keys import Keys
@@ -22,6 +21,7 @@ from stockline.adapters.redis.replies import (
     snapshot_from_hash,
     totals_from_packed,
 )
+from stockline.adapters.redis.transport import Command, transport_for
 from stockline.domain.ledger import Outcome, SkuTotals
 from stockline.service_layer.ports import (
     NO_TERMS,
@@ -51,11 +51,20 @@ def _script(name: str) -> str:
 
 
 class RedisLedgerStore:
-    """A LedgerStore on Redis >= 7.0 (single node or Cluster: every call stays in one slot)."""
+    """A LedgerStore on Redis >= 7.0, a single node or a Cluster (every call stays in one
+    slot; `transport.py` says how each is reached).
+
+    Lost writes: on a single Redis a loss is the tail of one write stream, so the watermark
+    (written after the apply it vouches for) going back shows it. On a Cluster each primary
+    can lose its own tail in a failover, so the store also checks every shard: per shard
+    and partition it knows the offset the shard's offsets hash must have reached (from the
+    replies in this process, and `<shard>@<topic>|<partition>` fields recorded in the
+    watermark hash, on another slot), and a shard below that lost its tail
+    (docs/reliability.md)."""
 
     def __init__(
         self,
-        redis: Redis,
+        redis: Redis | RedisCluster,
         *,
         keys: Keys,
         retention_us: int,
@@ -66,28 +75,24 @@ class RedisLedgerStore:
         """`with_demand`: with a full snapshot (planning), also return the SKU's daily
         demand buckets."""
         self._redis = redis
+        self._transport = transport_for(redis)
+        self._per_shard = self._transport.independent_nodes
         self._with_demand = with_demand
         self._written: dict[str, int] = {}  # watermark fields this process raised, and to what
-        self._reconnected = False
+        self._applied: dict[int, dict[str, int]] = {}  # per shard, per `topic|partition`
+        self._unrecorded_shards: dict[int, dict[str, int]] = {}  # of those, not recorded yet
         self._unrecorded = False  # a batch was applied and its progress is not recorded yet
-        redis.connection_pool.connection_kwargs["redis_connect_func"] = self._connected
         self._on_round_trip = on_round_trip
         self._keys = keys
         self._encoder = CallEncoder(keys, retention_us, demand_days)
         self._apply_src = _script("apply.lua")
         self._watermark_src = _script("watermarks.lua")
-        self._shas: dict[str, str] = {}
-
-    async def _connected(self, conn: Any) -> None:
-        """Every new connection: after a Redis restart or failover, the next round trip first
-        checks that Redis still has what this process wrote."""
-        await conn.on_connect()
-        self._reconnected = True
 
     async def load_scripts(self) -> None:
-        """Load the scripts into Redis' cache (again after a Redis restart)."""
+        """Load the scripts into every primary's cache now (a node that lost them gets them
+        again on its first NOSCRIPT anyway)."""
         for src in (self._apply_src, self._watermark_src):
-            self._shas[src] = await self._redis.script_load(src)
+            await self._transport.load(src)
 
     async def apply(
         self,
@@ -109,6 +114,8 @@ class RedisLedgerStore:
         flags = ("f" + ("d" if self._with_demand else "")) if full else ""
         flags += "a" if republish else ""
         calls = [self._encoder.encode(groups, now_us, terms, flags) for groups in shards]
+        reached = [_highest(groups) for groups in shards]  # what each shard has once it answers
+        shard_of = [self._keys.shard(groups[0][0]) for groups in shards]
         outcomes = [Outcome.APPLIED] * len(deliveries)
         changes: dict[int, list[SkuChange]] = {}  # by call, so a re-run overwrites
         negative: dict[int, int] = {}
@@ -128,6 +135,7 @@ class RedisLedgerStore:
                     found.append(change)
                     on_change(change)
             changes[call] = found
+            self._reached(shard_of[call], reached[call])
 
         await self._run(self._apply_src, calls, on_reply=take)
         self._unrecorded = True
@@ -147,6 +155,10 @@ class RedisLedgerStore:
         args: list[str | int | bytes] = []
         for (topic, partition), offset in sorted(offsets.items()):
             args += [f"{topic}|{partition}", offset]
+        recorded, self._unrecorded_shards = self._unrecorded_shards, {}
+        for shard, reached in recorded.items():  # empty unless per shard (a Cluster)
+            for field, offset in reached.items():
+                args += [f"{shard}@{field}", offset]
         extra: list[tuple[str | int | bytes, ...]] = []
         by_node: dict[str, list[str]] = {}
         for sku, node_id in indexed:
@@ -161,18 +173,37 @@ class RedisLedgerStore:
                 extra.append(("HSET", self._keys.ledger(mark.sku), *flat_fields))
         calls = [([self._keys.watermarks()], args)] if args else []
         if calls or extra:
-            await self._run(self._watermark_src, calls, extra, after_apply=self._unrecorded)
+            try:
+                await self._run(self._watermark_src, calls, extra, after_apply=self._unrecorded)
+            except BaseException:
+                for shard, reached in recorded.items():  # recorded with the batch's retry
+                    known = self._unrecorded_shards.setdefault(shard, {})
+                    for field, offset in reached.items():
+                        known[field] = max(offset, known.get(field, -1))
+                raise
         self._unrecorded = False
         for (topic, partition), offset in offsets.items():
             field = f"{topic}|{partition}"
             self._written[field] = max(offset, self._written.get(field, -1))
 
     async def watermarks(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
+        """Per partition, the offset up to which the ledger holds everything; on a Cluster
+        lowered to where a shard that lost its tail still is."""
         if not partitions:
             return {}
         fields = [f"{topic}|{partition}" for topic, partition in partitions]
-        values = await self._redis.hmget(self._keys.watermarks(), fields)
-        return {tp: int(v) for tp, v in zip(partitions, values, strict=True) if v is not None}
+        key = self._keys.watermarks()
+        if not self._per_shard:
+            values = await self._redis.hmget(key, fields)
+            return {tp: int(v) for tp, v in zip(partitions, values, strict=True) if v is not None}
+        (stored,) = await self._round_trip([("HGETALL", key)])
+        marks, expected = _split_marks(flat(stored), set(fields))
+        lost = await self._shards_lost(expected)
+        out = {}
+        for tp, field in zip(partitions, fields, strict=True):
+            if field in marks:
+                out[tp] = min(marks[field], lost.get(tp, marks[field]))
+        return out
 
     async def snapshot(self, sku: str) -> SkuSnapshot | None:
         ledger, demand = await self._round_trip(
@@ -191,95 +222,138 @@ class RedisLedgerStore:
         self,
         src: str,
         calls: list[tuple[list[str], list[str | int | bytes]]],
-        extra: Sequence[tuple[str | int | bytes, ...]] = (),
+        extra: Sequence[Command] = (),
         on_reply: Callable[[int, Any], None] = lambda _n, _reply: None,
         *,
         after_apply: bool = False,
     ) -> list[Any]:
-        """EVALSHA every call in one round trip, followed by the `extra` commands; reload
-        the scripts once if Redis lost them (re-running is safe: applied offsets come back
-        redelivered). `on_reply(n, reply)` sees each call's reply that is not an error as
-        it is read. Returns the calls' replies."""
-        for attempt in (1, 2):
-            if src not in self._shas:
-                await self.load_scripts()
-            sha = self._shas[src]
-            commands = [("EVALSHA", sha, len(keys), *keys, *args) for keys, args in calls]
-            replies = await self._round_trip(
-                [*commands, *extra], on_reply, len(calls), after_apply=after_apply
-            )
-            errors = [r for r in replies if isinstance(r, ResponseError)]
-            if any(isinstance(e, NoScriptError) for e in errors) and attempt == 1:
-                self._shas.clear()
-                continue
-            if errors:
-                raise errors[0]
-            return replies[: len(calls)]
-        raise AssertionError("unreachable")
+        """EVALSHA every call in one round trip, followed by the `extra` commands (a node
+        that lost the script gets it again and re-runs only its calls: safe, applied offsets
+        come back redelivered). `on_reply(n, reply)` sees each call's reply that is not an
+        error as it is read. Returns the calls' replies."""
+        sha = self._transport.sha(src)
+        commands = [("EVALSHA", sha, len(keys), *keys, *args) for keys, args in calls]
+        replies = await self._round_trip(
+            [*commands, *extra], on_reply, len(calls), after_apply=after_apply
+        )
+        errors = [r for r in replies if isinstance(r, ResponseError)]
+        if errors:
+            raise errors[0]
+        return replies[: len(calls)]
 
-    async def _check_nothing_lost(self, conn: Any) -> None:
-        """Raise LedgerRolledBack when a watermark this process raised is lower in Redis now:
-        Redis came back without its last writes, and applying more on top would skip them."""
-        if not self._written:
+    def _reached(self, shard: int, offsets: dict[str, int]) -> None:
+        """A shard answered a call: its offsets hash now holds at least `offsets`."""
+        if not self._per_shard:
             return
-        fields = sorted(self._written)
-        command = ("HMGET", self._keys.watermarks(), *fields)
-        await conn.send_packed_command(pack_command(command))  # type: ignore[arg-type]
-        stored = await conn.read_response()
+        for table in (self._applied, self._unrecorded_shards):
+            known = table.setdefault(shard, {})
+            for field, offset in offsets.items():
+                known[field] = max(offset, known.get(field, -1))
+
+    async def _check_nothing_lost(self) -> None:
+        """Raise LedgerRolledBack when a watermark this process raised is lower in Redis now,
+        or (on a Cluster) a shard's offsets are below what it answered this process: Redis
+        came back without its last writes, and applying more on top would skip them."""
         lost: dict[TopicPartition, int] = {}
-        for field, value in zip(fields, stored, strict=True):
-            now = -1 if value is None else int(value)
-            if now < self._written[field]:
-                topic, _, partition = field.rpartition("|")
-                lost[topic, int(partition)] = now
-                self._written[field] = now
+        if self._written:
+            fields = sorted(self._written)
+            command = ("HMGET", self._keys.watermarks(), *fields)
+            (stored,) = await self._round_trip([command], check=False)
+            for field, value in zip(fields, stored, strict=True):
+                now = -1 if value is None else int(value)
+                if now < self._written[field]:
+                    lost[_partition(field)] = now
+                    self._written[field] = now
+        for tp, now in (await self._shards_lost(self._applied)).items():
+            lost[tp] = min(now, lost.get(tp, now))
         if lost:
             raise LedgerRolledBack(lost)
 
+    async def _shards_lost(self, expected: dict[int, dict[str, int]]) -> dict[TopicPartition, int]:
+        """Per partition, the lowest offset a shard still has where it has less than
+        `expected` (which is lowered to what it has)."""
+        shards = [s for s in sorted(expected) if expected[s]]
+        if not shards:
+            return {}
+        fields = {s: sorted(expected[s]) for s in shards}
+        stored = await self._round_trip(
+            [("HMGET", self._keys.offsets(s), *fields[s]) for s in shards], check=False
+        )
+        lost: dict[TopicPartition, int] = {}
+        for shard, values in zip(shards, stored, strict=True):
+            if isinstance(values, ResponseError):
+                raise values
+            for field, value in zip(fields[shard], values, strict=True):
+                now = -1 if value is None else int(value)
+                if now < expected[shard][field]:
+                    tp = _partition(field)
+                    lost[tp] = min(now, lost.get(tp, now))
+                    expected[shard][field] = now
+        return lost
+
     async def _round_trip(
         self,
-        commands: Sequence[tuple[str | int | bytes, ...]],
+        commands: Sequence[Command],
         on_reply: Callable[[int, Any], None] = lambda _n, _reply: None,
         watched: int = 0,
         *,
         after_apply: bool = False,
+        check: bool = True,
     ) -> list[Any]:
         """Send every command at once and read every reply (an error reply comes back as
         its exception, in place), handing each of the first `watched` replies that is not
-        an error to `on_reply` as soon as it is read. Commands are packed by hiredis in C:
-        redis-py's asyncio pipeline packs each argument in Python, which cost more than the
-        Lua itself. With `after_apply` (progress of a batch applied over an earlier
-        connection), a new connection raises ReconnectedMidBatch instead of sending."""
+        an error to `on_reply` as soon as it is read. Before anything goes out on a new
+        connection, check that Redis still has what this process wrote; with `after_apply`
+        (progress of a batch applied over an earlier connection), a new connection to a
+        single Redis then raises ReconnectedMidBatch instead of sending. `check=False`: the
+        check's own reads."""
+        if not check:
+            return await self._transport.round_trip(commands, on_reply, watched, None)
         self._on_round_trip()
-        pool = self._redis.connection_pool
-        conn = await pool.get_connection()  # type: ignore[no-untyped-call]
-        try:
-            if self._reconnected:
-                self._reconnected = False
-                await self._check_nothing_lost(conn)
-                if after_apply:
-                    raise ReconnectedMidBatch("Redis reconnected since the batch was applied")
-            packed = b"".join(pack_command(c) for c in commands)  # type: ignore[arg-type]
-            await conn.send_packed_command(packed)
-            replies: list[Any] = []
-            for n in range(len(commands)):
-                try:
-                    replies.append(await conn.read_response())
-                except ResponseError as exc:
-                    replies.append(exc)
-                    continue
-                if n < watched:
-                    on_reply(n, replies[n])
-            return replies
-        except BaseException:
-            await conn.disconnect()  # a half-read reply stream must not be reused
-            raise
-        finally:
-            await pool.release(conn)
+
+        async def fresh() -> None:
+            await self._check_nothing_lost()
+            # per shard, the check has just seen the batch's applies where they must be
+            if after_apply and not self._per_shard:
+                raise ReconnectedMidBatch("Redis reconnected since the batch was applied")
+
+        return await self._transport.round_trip(commands, on_reply, watched, fresh)
 
 
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _highest(groups: list[Group]) -> dict[str, int]:
+    """Per `topic|partition`, the highest offset among a call's deliveries."""
+    out: dict[str, int] = {}
+    for _, group in groups:
+        for _, d in group:
+            field = f"{d.topic}|{d.partition}"
+            if d.offset > out.get(field, -1):
+                out[field] = d.offset
+    return out
+
+
+def _partition(field: str) -> TopicPartition:
+    topic, _, partition = field.rpartition("|")
+    return topic, int(partition)
+
+
+def _split_marks(
+    stored: list[Any], fields: set[str]
+) -> tuple[dict[str, int], dict[int, dict[str, int]]]:
+    """The watermark hash's fields: watermarks of `fields`, and per shard the offsets
+    recorded for them (`<shard>@<topic>|<partition>`)."""
+    marks: dict[str, int] = {}
+    expected: dict[int, dict[str, int]] = {}
+    for name, value in pairs(stored):
+        shard, at, field = name.partition("@")
+        if not at and shard in fields:
+            marks[shard] = int(value)
+        elif at and field in fields:
+            expected.setdefault(int(shard), {})[field] = int(value)
+    return marks, expected
 
 
 def _mark_fields(mark: PlanMarks) -> dict[str, str]:
