@@ -39,7 +39,7 @@ async def watch_api(
     rng = random.Random(5)
     transport = httpx.ASGITransport(app=app)
     async with (
-        app.router.lifespan_context(app),
+        app.fastapi.router.lifespan_context(app.fastapi),
         httpx.AsyncClient(transport=transport, base_url="http://api") as client,
     ):
         while not stop.is_set():
