@@ -8,6 +8,7 @@ import asyncio
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
@@ -123,13 +124,20 @@ class AtpView:
             network = f"network {self.network.network_atp}"
         else:
             network = f"network {self.network.network_atp} (unchanged)"
-        head = f"ATP v{version}: {network}"
+        head = f"ATP at {_clock(version)}: {network}"
         changed = [_node_text(n) for _, n in sorted(self.nodes.items()) if n.version == version]
         if not changed:
             return head
         # one node per line, the bars aligned under the first
         indent = "\n  " + " " * len(head) + " | "
         return f"{head} | " + indent.join(changed)
+
+
+def _clock(version: int) -> str:
+    """A version is the time (µs since the epoch) of the batch that made it: its UTC time
+    of day, to the millisecond."""
+    at = datetime.fromtimestamp(version / 1e6, tz=UTC)
+    return at.strftime("%H:%M:%S.%f")[:-3]
 
 
 def _node_text(n: NodeAtpRecord) -> str:
