@@ -244,10 +244,16 @@ def test_decode_never_raises_on_bytes(raw: bytes, key: bytes | None) -> None:
     assert decode(raw, key, now_us=NOW_US, retention_us=RETENTION_US) is not None
 
 
+# Every character UTF-8 can encode, i.e. all but the surrogates (category Cs): the same set
+# as st.text()'s default codec="utf-8", without the one-off scan of all of Unicode that
+# codec= costs on a machine with no .hypothesis/ cache (over a second, so too_slow fired).
+_TEXT = st.text(st.characters(exclude_categories=["Cs"]))
+
+
 @given(
     st.dictionaries(
         st.sampled_from(sorted(wire())),
-        st.none() | st.integers() | st.text() | st.booleans() | st.floats(),
+        st.none() | st.integers() | _TEXT | st.booleans() | st.floats(),
     )
 )
 def test_decode_never_raises_on_hostile_fields(over: dict[str, Any]) -> None:
