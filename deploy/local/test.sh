@@ -8,7 +8,7 @@ cd "$root"
 deploy/local/setup.sh
 deploy/local/stack.sh up
 bin=.venv/bin
-echo "[test] static checks: ruff (lint, format), mypy (strict), import contracts" >&2
+echo "[test] static checks: ruff (lint, format), mypy (strict: services, tests), import contracts" >&2
 "$bin/ruff" check --quiet services tests deploy
 "$bin/ruff" format --check --quiet services tests deploy
 "$bin/mypy" --no-error-summary

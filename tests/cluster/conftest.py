@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from stockline.adapters.redis.keys import Keys
-from stockline.adapters.redis.replies import flat
-from stockline.adapters.redis.store import snapshot_from_hash
+from stockline.adapters.redis.replies import flat, snapshot_from_hash
 from tests.cluster.servers import RedisClusterServers
 from tests.conftest import Stack, cluster_client
 from tests.integration.conftest import (  # noqa: F401  (fixtures and the report hook, reused)

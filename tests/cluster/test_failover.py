@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ from tests.conftest import Stack
 from tests.integration.conftest import spawn
 from tests.integration.feed import feed
 from tests.integration.harness import Producer, WorkerProcess, World, eventually
-from tests.reliability.checks import divergent_cells, seen_report, status
+from tests.reliability.checks import WorkerStatus, divergent_cells, seen_report, status
 from tests.reliability.conftest import Sizes, TunedWorld
 from tests.unit.domain.reference import reference_fold
 
@@ -36,6 +37,10 @@ def world(stack: Stack, own_cluster: RedisClusterServers) -> World:
         redis_url=own_cluster.url,
         overrides={"redis_mode": "cluster"},
     )
+
+
+def processed_at_least(n: int) -> Callable[[WorkerStatus], bool]:
+    return lambda s: s.processed >= n
 
 
 async def test_a_primary_killed_mid_stream_loses_nothing(
@@ -66,12 +71,10 @@ async def test_a_primary_killed_mid_stream_loses_nothing(
             await producer.events(chunk)
             if n == len(chunks) // 3:
                 applied = sum(len(c) for c in chunks[: n + 1])
-                await eventually(lambda: status(worker), lambda s, a=applied: s.processed >= a)
+                await eventually(lambda: status(worker), processed_at_least(applied))
                 own_cluster.cut_replication(victim)
                 await producer.events(chunks[n + 1])  # acknowledged by the victim alone
-                await eventually(
-                    lambda: status(worker), lambda s, a=applied: s.processed >= a + 500
-                )
+                await eventually(lambda: status(worker), processed_at_least(applied + 500))
                 await asyncio.sleep(1.5)  # and Kafka's committed offsets cover them too
                 acknowledged = own_cluster.repl_offset(victim.port)
                 replica = own_cluster.replica_of(victim)

@@ -16,6 +16,7 @@ from stockline.adapters.memory import MemoryLedgerReader, MemoryLedgerStore
 from stockline.adapters.redis.keys import Keys
 from stockline.adapters.redis.reader import RedisLedgerReader
 from stockline.adapters.redis.store import RedisLedgerStore
+from stockline.domain.events import InventoryEvent
 from stockline.domain.ledger import NodeStock
 from stockline.service_layer.availability import LedgerReader
 from stockline.service_layer.ports import Delivery, LedgerStore
@@ -82,7 +83,7 @@ async def test_node_skus_page_in_sku_order_after_the_cursor(pair: Pair) -> None:
 
 
 async def test_a_sku_is_listed_at_each_node_it_reaches_batch_after_batch(pair: Pair) -> None:
-    batches = [
+    batches: list[list[InventoryEvent]] = [
         [receipt("SKU-A", "DC-1", 5)],
         [receipt("SKU-A", "STORE-1", 2), receipt("SKU-B", "DC-1", 1)],
         [order("SKU-A", "DC-1", 1)],

@@ -508,7 +508,7 @@ class TestRedisClusterLedgerStore(TestRedisLedgerStore):
     """The same cases on a Redis Cluster: shards spread over three primaries."""
 
     @pytest.fixture(autouse=True)
-    def _redis(self, redis_cluster_client: RedisCluster, keys: Keys) -> None:  # type: ignore[override]
+    def _redis(self, redis_cluster_client: RedisCluster, keys: Keys) -> None:
         self.redis, self.keys = redis_cluster_client, keys  # type: ignore[assignment]
 
 

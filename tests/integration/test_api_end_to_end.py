@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +89,9 @@ async def test_the_api_answers_what_the_worker_folded_and_published(
         for sku in skus:
             await producer.events(story(sku, t0))
     for sku in skus:
-        await eventually(lambda s=sku: ledger.snapshot(s), lambda s: s and s.nodes == EXPECTED)
+        await eventually(
+            partial(ledger.snapshot, sku), lambda s: s is not None and s.nodes == EXPECTED
+        )
     published = await published_versions(world, skus)
 
     async with httpx.AsyncClient(base_url=api, headers=AUTH) as client:

@@ -20,7 +20,7 @@ from stockline.adapters.memory import StaticNetworkView
 from stockline.adapters.redis.keys import Keys
 from stockline.adapters.redis.reader import RedisLedgerReader
 from stockline.adapters.redis.store import RedisLedgerStore
-from stockline.domain.events import OrderPlaced, Receipt
+from stockline.domain.events import InventoryEvent, OrderPlaced, Receipt
 from stockline.service_layer.availability import Availability
 from stockline.service_layer.ports import Delivery
 from tests.conftest import Stack
@@ -40,7 +40,7 @@ async def _seed(redis_url: str, keys: Keys) -> None:
     redis = Redis.from_url(redis_url, decode_responses=True)
     store = RedisLedgerStore(redis, keys=keys, retention_us=7 * 86_400 * 10**6)
     t0 = 1_700_000_000_000_000
-    events = [
+    events: list[InventoryEvent] = [
         Receipt(
             event_id=f"r-{sku}-{node}", occurred_us=t0, source="t", node_id=node, sku=sku, qty=9
         )

@@ -146,6 +146,7 @@ async def test_redis_losing_its_tail_is_replayed_from_the_applied_watermark(
     async for key in redis.scan_iter(match=f"{prefix}:*"):
         await redis.unlink(key)
     for key, dumped in backup.items():
+        assert dumped is not None
         await redis.restore(key, 0, dumped)
     assert await read_ledger(ledger, sorted(reference_fold(events))) == reference_fold(first_half)
 

@@ -30,13 +30,14 @@ async def users(stack: Stack, keys: Keys, redis_client: Redis) -> AsyncIterator[
     made = {}
     for role, rules in (("worker", WORKER_RULES), ("api", API_RULES)):
         name, password = f"stockline-{role}-{suffix}", uuid.uuid4().hex
-        await redis_client.execute_command(
+        # the rules as ACL SETUSER takes them; redis-py leaves execute_command untyped
+        await redis_client.execute_command(  # type: ignore[no-untyped-call]
             "ACL", "SETUSER", name, "on", f">{password}", *rules.format(prefix=keys.prefix).split()
         )
         made[role] = stack.redis_url.replace("redis://", f"redis://{name}:{password}@")
     yield made
     for url in made.values():
-        await redis_client.execute_command("ACL", "DELUSER", url.split("//")[1].split(":")[0])
+        await redis_client.acl_deluser(url.split("//")[1].split(":")[0])
 
 
 async def test_the_worker_user_applies_and_the_api_user_reads_but_cannot_write(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -14,8 +15,8 @@ from stockline.domain.events import (
     Adjustment,
     AdjustmentReason,
     CycleCount,
-    Event,
     InboundExpected,
+    InventoryEvent,
     OrderCancelled,
     OrderPlaced,
     Pick,
@@ -39,10 +40,18 @@ from tests.integration.harness import (
 pytestmark = [pytest.mark.kafka, pytest.mark.redis]
 
 
-def story(sku: str, t0: int) -> list[Event]:
+class _Envelope(TypedDict):
+    event_id: str
+    occurred_us: int
+    source: str
+    node_id: str
+    sku: str
+
+
+def story(sku: str, t0: int) -> list[InventoryEvent]:
     """Every event type on one SKU across a DC and a store; quantities worked out below."""
 
-    def at(n: int, node: str) -> dict[str, object]:
+    def at(n: int, node: str) -> _Envelope:
         return {
             "event_id": f"{sku}-{n}",
             "occurred_us": t0 + n * 1_000_000,
@@ -51,7 +60,7 @@ def story(sku: str, t0: int) -> list[Event]:
             "sku": sku,
         }
 
-    return [  # type: ignore[arg-type]
+    return [
         InboundExpected(**at(1, "DC-1"), qty=100, asn_id="ASN-1"),  # DC-1 inbound 100
         Receipt(**at(2, "DC-1"), qty=60, asn_id="ASN-1"),  # on_hand 60, inbound 40
         OrderPlaced(**at(3, "DC-1"), qty=10, order_id="O-1"),  # reserved 10
@@ -108,7 +117,7 @@ async def test_every_event_type_reaches_the_ledger_and_inventory_atp(
 
     for sku in skus:
         snapshot = await eventually(
-            lambda s=sku: ledger.snapshot(s), lambda s: s is not None and s.nodes == EXPECTED
+            partial(ledger.snapshot, sku), lambda s: s is not None and s.nodes == EXPECTED
         )
         assert snapshot is not None
         assert dict(snapshot.nodes) == EXPECTED

@@ -11,6 +11,7 @@ import urllib.request
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
@@ -63,7 +64,8 @@ class LedgerProbe:
         return out
 
     async def watermarks(self) -> dict[str, int]:
-        found = await self.redis.hgetall(self.keys.watermarks())
+        # the client decodes responses (decode_responses=True): keys and values are str
+        found = cast("dict[str, str]", await self.redis.hgetall(self.keys.watermarks()))
         return {tp: int(offset) for tp, offset in found.items()}
 
     async def close(self, *, clean: bool) -> None:

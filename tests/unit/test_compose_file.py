@@ -48,8 +48,8 @@ def _dockerfile_path(service: dict[str, Any]) -> Path | None:
         return None
     if isinstance(build, str):
         return (ROOT / build / "Dockerfile").resolve()
-    context = ROOT / build.get("context", ".")
-    return (context / build.get("dockerfile", "Dockerfile")).resolve()
+    context = ROOT / str(build.get("context", "."))
+    return (context / str(build.get("dockerfile", "Dockerfile"))).resolve()
 
 
 def _is_stockline(service: dict[str, Any]) -> bool:

@@ -194,7 +194,7 @@ async def test_node_stock_pages_follow_the_cursor(client: httpx.AsyncClient) -> 
     ],
 )
 async def test_bad_paging_parameters_are_422(
-    client: httpx.AsyncClient, params: dict[str, object], status: int, error: str
+    client: httpx.AsyncClient, params: dict[str, str | int], status: int, error: str
 ) -> None:
     response = await client.get("/v1/nodes/MFC-1/stock", params=params, headers=AUTH)
     assert (response.status_code, response.json()["error"]) == (status, error)
@@ -248,7 +248,7 @@ def test_the_document_regenerates_and_checks(tmp_path: Path) -> None:
 def test_tokens_come_from_settings_and_the_secret_file(tmp_path: Path) -> None:
     secret = tmp_path / "tokens"
     secret.write_text("file-token-1\n\n  file-token-2  \n")
-    settings = Settings(api_tokens=("env-token",), api_tokens_file=secret)  # type: ignore[arg-type]
+    settings = Settings(api_tokens=("env-token",), api_tokens_file=secret)
     assert api_tokens(settings) == ["env-token", "file-token-1", "file-token-2"]
     assert api_tokens(Settings()) == []
 

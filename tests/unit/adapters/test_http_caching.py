@@ -13,14 +13,14 @@ from tests.unit.service_layer.read_side import T0, receipt, stock
 
 from stockline.adapters.http.app import create_app
 from stockline.adapters.memory import MemoryLedgerReader, MemoryLedgerStore, StaticNetworkView
-from stockline.domain.events import Event
+from stockline.domain.events import InventoryEvent
 from stockline.service_layer.availability import Availability
 from stockline.service_layer.ports import Delivery, SkuSnapshot
 
 URL = "/v1/availability/SKU-A"
 
 
-async def receive(store: MemoryLedgerStore, event: Event, offset: int = 0) -> None:
+async def receive(store: MemoryLedgerStore, event: InventoryEvent, offset: int = 0) -> None:
     """One more event for the ledger, from a topic of its own (the seed's offsets differ)."""
     await store.apply([Delivery(event, "more", 0, offset)], T0)
 

@@ -24,7 +24,7 @@ def test_sasl_scram_over_tls_carries_mechanism_credentials_and_a_tls_context() -
         kafka_security_protocol="SASL_SSL",
         kafka_sasl_mechanism="SCRAM-SHA-512",
         kafka_sasl_username="stockline-worker",
-        kafka_sasl_password="s3cret",  # type: ignore[arg-type]
+        kafka_sasl_password="s3cret",
     )
     options = client_options(settings)
     assert options["security_protocol"] == "SASL_SSL"

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
-from metric_names import metric_names, unknown
+from tests.unit.deploy.metric_names import metric_names, unknown
 
 ROOT = Path(__file__).resolve().parents[3]
 GRAFANA_DIR = ROOT / "deploy" / "grafana"

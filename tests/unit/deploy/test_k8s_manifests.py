@@ -125,6 +125,7 @@ def test_manifest_is_valid_against_the_kubernetes_schema(doc: dict[str, Any], ve
 def test_command_is_a_stockline_subcommand(name: str) -> None:
     command = CONTAINERS[name]["command"]
     subcommands = next(a.choices for a in build_parser()._actions if a.dest == "command")
+    assert isinstance(subcommands, dict)
     assert command[0] == "stockline"
     assert command[1] in subcommands
     assert command[1] == name.split("/")[0], "each workload runs its own subcommand"

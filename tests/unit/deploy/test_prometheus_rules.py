@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
-from metric_names import PENDING, exported, metric_names, unknown
+from tests.unit.deploy.metric_names import PENDING, exported, metric_names, unknown
 
 ROOT = Path(__file__).resolve().parents[3]
 PROM_DIR = ROOT / "deploy" / "prometheus"

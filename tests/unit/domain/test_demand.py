@@ -46,15 +46,18 @@ class TestBuckets:
 
     def test_a_pick_of_an_order_line_is_not_counted_again(self) -> None:
         # the order's 6 are demand; its pick of the same 6 is not
-        events = [placed("e1", 6), pick("e2", 6, order_id="o-e1")]
+        events: list[InventoryEvent] = [placed("e1", 6), pick("e2", 6, order_id="o-e1")]
         assert daily_buckets(events) == {("DC-1", SKU): {DAY: 6}}
 
     def test_a_cancellation_does_not_take_demand_back(self) -> None:
-        events = [placed("e1", 6), OrderCancelled("e2", at(DAY), "oms", "DC-1", SKU, "o-e1")]
+        events: list[InventoryEvent] = [
+            placed("e1", 6),
+            OrderCancelled("e2", at(DAY), "oms", "DC-1", SKU, "o-e1"),
+        ]
         assert daily_buckets(events) == {("DC-1", SKU): {DAY: 6}}
 
     def test_stock_movements_are_not_demand(self) -> None:
-        events = [
+        events: list[InventoryEvent] = [
             Receipt("e1", at(DAY), "wms", "DC-1", SKU, qty=50),
             TransferShipped("e2", at(DAY), "wms", "DC-1", SKU, qty=5, transfer_id="t", to_node="S"),
         ]

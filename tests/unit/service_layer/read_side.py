@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from stockline.domain.events import Event, OrderPlaced, Receipt
+from stockline.domain.events import InventoryEvent, OrderPlaced, Receipt
 from stockline.service_layer.ports import Delivery, LedgerStore
 
 T0 = 1_795_000_000_000_000
@@ -18,7 +18,7 @@ def order(sku: str, node: str, qty: int) -> OrderPlaced:
     return OrderPlaced(f"o-{sku}-{node}-{qty}", T0, "oms", node, sku, qty=qty, order_id="SO-1")
 
 
-STORY: Sequence[Event] = (
+STORY: Sequence[InventoryEvent] = (
     receipt("SKU-A", "DC-1", 50),
     order("SKU-A", "DC-1", 8),
     receipt("SKU-A", "STORE-1", 6),
@@ -29,7 +29,7 @@ STORY: Sequence[Event] = (
 SKU-P00..SKU-P24 at MFC-1 with on_hand 1..25, for paging."""
 
 
-async def stock(store: LedgerStore, events: Sequence[Event] = STORY) -> None:
+async def stock(store: LedgerStore, events: Sequence[InventoryEvent] = STORY) -> None:
     """Apply `events` in one batch, then index each SKU under its nodes."""
     deliveries = [Delivery(e, "seed", 0, n) for n, e in enumerate(events)]
     result = await store.apply(deliveries, T0)
