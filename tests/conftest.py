@@ -119,6 +119,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+LONG_RUNNING = (ROOT / "tests" / "reliability", ROOT / "tests" / "cluster")
+"""Tests that start brokers or clusters of their own and wait out kills and recoveries."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Longer per-test limits (pytest-timeout) for LONG_RUNNING than the suite's 300 s: a
+    soak test produces for up to 10 minutes, then waits up to 15 for convergence."""
+    limit = 3600 if config.getoption("--soak") else 900
+    for item in items:
+        long_running = any(item.path.is_relative_to(d) for d in LONG_RUNNING)
+        if long_running and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(limit))
+
+
 _FIGURES: dict[str, str] = {}
 
 
