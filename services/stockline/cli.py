@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import logging
 import os
 import sys
+import time
 from collections.abc import Awaitable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from stockline.settings import Settings
 
@@ -17,6 +19,19 @@ if TYPE_CHECKING:
     import faust
 
 T = TypeVar("T")
+TOOLS_EXTRA = ("matplotlib", "tqdm")
+"""What `simulate` and `bench` draw with: the `tools` extra, absent from the worker image."""
+
+
+def _need_tools(command: str) -> None:
+    """Stop before a tool starts, not at its end when it draws, if the tools extra is missing."""
+    for name in TOOLS_EXTRA:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            raise SystemExit(
+                f"stockline {command} needs the tools extra: pip install 'stockline[tools]'"
+            ) from exc
 
 
 def _ensure_topics(settings: Settings) -> tuple[list[str], list[str]]:
@@ -111,6 +126,7 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _simulate(settings: Settings, args: argparse.Namespace) -> int:
+    _need_tools("simulate")
     from stockline.simulation.command import simulate
 
     return asyncio.run(_reachable_kafka(settings, simulate(settings, args)))
@@ -126,6 +142,7 @@ def _api(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _bench(settings: Settings, args: argparse.Namespace) -> int:
+    _need_tools("bench")
     from stockline.bench.run import run_bench
 
     asyncio.run(
@@ -147,8 +164,6 @@ def _bench(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _rebuild(settings: Settings, args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from stockline.adapters.kafka.rebuild import WorkersRunning, rebuild
     from stockline.adapters.network_file import NetworkFileError
     from stockline.bootstrap import planner, redis_client
@@ -163,7 +178,7 @@ def _rebuild(settings: Settings, args: argparse.Namespace) -> int:
     except NetworkFileError as exc:
         raise SystemExit(f"stockline: {exc}") from exc
     _check_redis(settings)
-    bar = tqdm(desc="rebuild", unit="ev", file=sys.stderr)
+    bar = _rebuild_bar()
 
     def progress(done: int, total: int) -> None:
         bar.total = total
@@ -184,6 +199,33 @@ def _rebuild(settings: Settings, args: argparse.Namespace) -> int:
         bar.close()
     print(report)
     return 0
+
+
+def _rebuild_bar() -> Any:
+    """A tqdm bar on stderr; without the tools extra (as in the worker image), plain lines."""
+    try:
+        from tqdm import tqdm
+    except ModuleNotFoundError:
+        return _RebuildLines()
+    return tqdm(desc="rebuild", unit="ev", file=sys.stderr)
+
+
+class _RebuildLines:
+    """What `_rebuild` uses of a tqdm bar (`total`, `n`, `update`, `close`), as plain lines
+    on stderr: one at most every `every_s`, and the last one on close."""
+
+    def __init__(self, every_s: float = 5.0) -> None:
+        self.total, self.n = 0, 0
+        self._every_s, self._last = every_s, time.monotonic()
+
+    def update(self, n: int) -> None:
+        self.n += n
+        if time.monotonic() - self._last >= self._every_s:
+            self._last = time.monotonic()
+            self.close()
+
+    def close(self) -> None:
+        print(f"rebuild: {self.n:,}/{self.total:,} events", file=sys.stderr)
 
 
 def _dev(settings: Settings, args: argparse.Namespace) -> int:

@@ -4,17 +4,20 @@ event-to-ATP latency at half peak as a histogram with its cumulative share."""
 from __future__ import annotations
 
 from pathlib import Path
-
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-from matplotlib.axes import Axes
+from typing import TYPE_CHECKING
 
 from stockline.bench.result import BenchResult
 
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
 
 def plot(result: BenchResult, path: Path) -> None:
+    import matplotlib  # the tools extra, so imported only here
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.8))
     _progress(left, result)
     _latency(right, result)

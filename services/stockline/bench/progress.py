@@ -10,8 +10,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Protocol, TextIO
 
-from tqdm import tqdm
-
 LINE_EVERY_S = 5.0
 
 
@@ -62,6 +60,8 @@ def progress(total: int, desc: str, stream: TextIO | None = None) -> Iterator[Pr
     when the phase ends."""
     out = stream if stream is not None else sys.stderr
     if out.isatty():
+        from tqdm import tqdm  # the tools extra, so imported only here
+
         with tqdm(total=total, desc=desc, unit="ev", file=out) as bar:
             yield bar
         return

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any, Final
 
 import yaml
-from tqdm import tqdm
 
 from stockline.adapters.network_file import NetworkFileError, load_network
 from stockline.domain.network import Network
@@ -122,6 +121,8 @@ async def _loop(
 async def _in_memory(
     settings: Settings, network: Network, config: SimConfig, args: argparse.Namespace, label: str
 ) -> ClosedLoopResult:
+    from tqdm import tqdm  # the tools extra, so imported only here
+
     with tqdm(total=args.days, desc=label, unit="day", leave=False, file=sys.stderr) as bar:
 
         def on_day(day: int, fill: float) -> None:

@@ -19,8 +19,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from tqdm import tqdm
-
 from stockline.contracts.rfc3339 import render_utc
 from stockline.domain.events import InventoryEvent
 from stockline.domain.network import Network
@@ -53,6 +51,8 @@ async def run_closed_loop(
 ) -> ClosedLoopResult:
     """Simulate `days` days against the workers of `settings`' consumer group, acting on their
     signals. `day_seconds` is the least real time one simulated day takes."""
+    from tqdm import tqdm  # the tools extra, so imported only here
+
     sim = Simulator(network, config, WindowClock.ending_today(days))
     counts = {"reorder": 0, "rebalance": 0}
     async with SimKafka(settings) as io:
@@ -114,6 +114,8 @@ async def run_open_loop(
     (at least one of them must be given). Returns the simulator, for its tally."""
     if events is None and seconds is None:
         raise ValueError("give events or seconds")
+    from tqdm import tqdm  # the tools extra, so imported only here
+
     sim = Simulator(network, config, WallClock())
     stream = open_loop_events(sim)
     chunk = max(1, int(rate / 20))
