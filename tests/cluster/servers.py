@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import redis
+from tests.reliability.servers import wait_for_ping
 
 
 def _free(port: int) -> bool:
@@ -94,19 +94,7 @@ class RedisClusterServers:
 
     @staticmethod
     def _wait_ping(port: int, timeout: float) -> None:
-        client = redis.Redis(port=port, socket_connect_timeout=1)
-        deadline = time.monotonic() + timeout
-        try:
-            while True:
-                try:
-                    if client.ping():
-                        return
-                except (redis.ConnectionError, redis.BusyLoadingError):
-                    if time.monotonic() > deadline:
-                        raise
-                time.sleep(0.1)
-        finally:
-            client.close()
+        wait_for_ping(port, timeout)
 
     def _cli(self, port: int, *args: str) -> str:
         out = subprocess.run(

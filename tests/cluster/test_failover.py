@@ -14,16 +14,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from redis.asyncio import RedisCluster
 
 from stockline.adapters.redis.keys import Keys
 from tests.cluster.api_watch import watch_api
-from tests.cluster.conftest import ClusterProbe
 from tests.cluster.servers import RedisClusterServers
 from tests.conftest import Stack
 from tests.integration.conftest import spawn
 from tests.integration.feed import feed
 from tests.integration.harness import Producer, WorkerProcess, World, eventually
-from tests.reliability.checks import WorkerStatus, divergent_cells, seen_report, status
+from tests.reliability.checks import LedgerProbe, WorkerStatus, divergent_cells, seen_report, status
 from tests.reliability.conftest import Sizes, TunedWorld
 from tests.unit.domain.reference import reference_fold
 
@@ -47,7 +47,7 @@ async def test_a_primary_killed_mid_stream_loses_nothing(
     world: World,
     workers: list[WorkerProcess],
     own_cluster: RedisClusterServers,
-    probe: ClusterProbe,
+    probe: LedgerProbe,
     sizes: Sizes,
     tmp_path: Path,
     figures: dict[str, str],
@@ -56,8 +56,10 @@ async def test_a_primary_killed_mid_stream_loses_nothing(
     events = feed(1212, skus=400, events=total, run=world.run)
     chunks = [events[i : i + 500] for i in range(0, total, 500)]
     keys = Keys(world.settings.key_prefix)
-    await probe.redis.initialize()
-    home = probe.redis.get_node_from_key(keys.watermarks())
+    cluster = probe.redis
+    assert isinstance(cluster, RedisCluster)
+    await cluster.initialize()
+    home = cluster.get_node_from_key(keys.watermarks())
     victim = next(p for p in own_cluster.primaries() if home is None or p.port != home.port)
     await world.create_topics()
     worker = spawn(workers, world, tmp_path)

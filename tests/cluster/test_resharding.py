@@ -12,13 +12,12 @@ from pathlib import Path
 import pytest
 
 from tests.cluster.api_watch import watch_api
-from tests.cluster.conftest import ClusterProbe
 from tests.cluster.servers import RedisClusterServers
 from tests.conftest import Stack
 from tests.integration.conftest import spawn
 from tests.integration.feed import feed
 from tests.integration.harness import Producer, WorkerProcess, World, eventually
-from tests.reliability.checks import divergent_cells, outcomes, seen_report
+from tests.reliability.checks import LedgerProbe, divergent_cells, outcomes, seen_report
 from tests.reliability.conftest import Sizes, TunedWorld
 from tests.unit.domain.reference import reference_fold
 
@@ -38,7 +37,7 @@ async def test_a_third_of_the_slots_resharded_mid_stream_diverges_nowhere(
     world: World,
     workers: list[WorkerProcess],
     own_cluster: RedisClusterServers,
-    probe: ClusterProbe,
+    probe: LedgerProbe,
     sizes: Sizes,
     tmp_path: Path,
     figures: dict[str, str],

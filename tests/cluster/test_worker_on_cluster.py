@@ -7,18 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.cluster.conftest import ClusterProbe
 from tests.integration.conftest import spawn
 from tests.integration.feed import feed
 from tests.integration.harness import Producer, WorkerProcess, World, eventually
-from tests.reliability.checks import divergent_cells, seen_report
+from tests.reliability.checks import LedgerProbe, divergent_cells, seen_report
 from tests.unit.domain.reference import reference_fold
 
 pytestmark = [pytest.mark.kafka, pytest.mark.redis_cluster]
 
 
 async def test_a_worker_on_a_cluster_folds_a_feed_like_the_reference(
-    world: World, workers: list[WorkerProcess], probe: ClusterProbe, tmp_path: Path
+    world: World, workers: list[WorkerProcess], probe: LedgerProbe, tmp_path: Path
 ) -> None:
     events = feed(4242, skus=300, events=3_000, run=world.run)
     await world.create_topics()

@@ -16,10 +16,10 @@ from typing import cast
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 
 from stockline.adapters.redis.keys import Keys
-from stockline.adapters.redis.replies import snapshot_from_hash
+from stockline.adapters.redis.replies import flat, snapshot_from_hash
 from stockline.domain.events import Event
 from tests.integration.harness import Producer, WorkerProcess, World, read_to_end, scrape
 from tests.unit.domain.reference import Stock
@@ -30,10 +30,11 @@ OUTCOMES = ("applied", "duplicate", "redelivered", "rejected")
 
 
 class LedgerProbe:
-    """Reads one world's ledger and seen sets from Redis (read-only, pipelined)."""
+    """Reads one world's ledger and seen sets from a Redis or a Redis Cluster client
+    (read-only, pipelined; responses decoded)."""
 
-    def __init__(self, redis_url: str, keys: Keys) -> None:
-        self.redis = Redis.from_url(redis_url, decode_responses=True)
+    def __init__(self, redis: Redis | RedisCluster, keys: Keys) -> None:
+        self.redis = redis
         self.keys = keys
 
     async def ledger(self, skus: Sequence[str]) -> Ledger:
@@ -42,7 +43,7 @@ class LedgerProbe:
             pipe.hgetall(self.keys.ledger(sku))
         out: Ledger = {}
         for sku, found in zip(skus, await pipe.execute(), strict=True):
-            snapshot = snapshot_from_hash(sku, [x for pair in found.items() for x in pair])
+            snapshot = snapshot_from_hash(sku, flat(found))
             if snapshot is not None:
                 out[sku] = {
                     n: (s.on_hand, s.reserved, s.inbound) for n, s in snapshot.nodes.items()

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from stockline import bootstrap
@@ -77,7 +78,8 @@ def world(stack: Stack) -> World:
 @pytest.fixture
 async def probe(world: World) -> AsyncIterator[LedgerProbe]:
     """Reads the world's ledger; deletes the world's keys at the end."""
-    reader = LedgerProbe(world.redis_url, bootstrap.keys(world.settings))
+    client = Redis.from_url(world.redis_url, decode_responses=True)
+    reader = LedgerProbe(client, bootstrap.keys(world.settings))
     yield reader
     try:
         await reader.close(clean=True)

@@ -42,19 +42,7 @@ class RedisServer:
         return self
 
     def _wait_ready(self, timeout: float) -> None:
-        client = redis.Redis(port=self.port, socket_connect_timeout=1)
-        deadline = time.monotonic() + timeout
-        try:
-            while True:
-                try:
-                    if client.ping():
-                        return
-                except (redis.ConnectionError, redis.BusyLoadingError):
-                    if time.monotonic() > deadline:
-                        raise
-                time.sleep(0.1)
-        finally:
-            client.close()
+        wait_for_ping(self.port, timeout)
 
     def kill(self) -> None:
         """kill -9: no shutdown, no final fsync."""
@@ -65,3 +53,20 @@ class RedisServer:
     def restart(self) -> RedisServer:
         self.kill()
         return self.start()
+
+
+def wait_for_ping(port: int, timeout: float) -> None:
+    """Until the redis-server on `port` answers PING (loading its data counts as not yet)."""
+    client = redis.Redis(port=port, socket_connect_timeout=1)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                if client.ping():
+                    return
+            except (redis.ConnectionError, redis.BusyLoadingError):
+                if time.monotonic() > deadline:
+                    raise
+            time.sleep(0.1)
+    finally:
+        client.close()
