@@ -19,7 +19,7 @@ import pytest
 from tests.conftest import Stack
 from tests.integration.conftest import spawn
 from tests.integration.feed import feed
-from tests.integration.harness import Producer, WorkerProcess, World, eventually
+from tests.integration.harness import Producer, WorkerProcess, World, eventually, read_topic
 from tests.reliability.checks import (
     LedgerProbe,
     committed_offsets,
@@ -37,6 +37,7 @@ from tests.unit.domain.reference import reference_fold
 pytestmark = [pytest.mark.kafka, pytest.mark.redis, pytest.mark.reliability]
 
 OUTAGE_S = 30.0
+BAD = 3
 
 
 @pytest.fixture
@@ -68,6 +69,8 @@ async def test_a_30_s_redis_outage_pauses_the_worker_and_loses_nothing(
         own_redis.kill()
         down = time.monotonic()
         producing = asyncio.create_task(produce_paced(producer, during, seconds=OUTAGE_S / 3))
+        for n in range(BAD):  # malformed records in batches that are retried while Redis is down
+            await producer.raw("inventory.picks", b'{"not": "an event", "n": %d}' % n, b"SKU-X")
         code = await eventually(lambda: readyz(worker), lambda code: code == 503, timeout=15)
         not_ready_s = time.monotonic() - down
         await producing
@@ -100,6 +103,10 @@ async def test_a_30_s_redis_outage_pauses_the_worker_and_loses_nothing(
     figures[f"{name}: divergent ledger cells, events missing"] = (
         f"{divergent_cells(got, expected)}, {seen.missing}"
     )
+    # each malformed record reached the DLQ once, however often its batch was retried
+    dead = await read_topic(world, "inventory.dlq", expect=BAD + 1, timeout=5)
+    figures[f"{name}: DLQ records for {BAD} malformed messages"] = str(len(dead))
+    assert len(dead) == BAD
     assert 3 <= errors <= OUTAGE_S, "no backoff: the worker spun on a dead Redis"
     assert lag > 0
     assert await metric(worker, "stockline_ready") == 1

@@ -74,6 +74,9 @@ class LedgerPipeline:
 
     def __post_init__(self) -> None:
         self._view = self.planner.view
+        self._dead_lettered: set[tuple[str, int, int]] = set()
+        """Positions of the unfinished batch already written to the DLQ: a batch retried
+        after a Redis or Kafka error dead-letters each of its rejects once."""
 
     async def process(self, records: Sequence[RawRecord], republish: bool = False) -> BatchReport:
         """Process a batch once its records are read; idempotent, so safe to repeat. With
@@ -82,8 +85,7 @@ class LedgerPipeline:
         now = self.clock()
         report = BatchReport(records=len(records))
         deliveries, rejects = self._decode(records, now, report)
-        if rejects:
-            await self.publisher.dead_letter(rejects)
+        await self._dead_letter(rejects)
         stamp = as_of(now)
         nodes: list[tuple[str, str, bytes]] = []
         skus: list[tuple[str, bytes]] = []
@@ -114,7 +116,18 @@ class LedgerPipeline:
         self._freshness(deliveries, result, self.clock(), report)
         report.atp_messages = len(nodes) + len(skus)
         report.went_negative = result.went_negative
+        self._dead_lettered.clear()
         return report
+
+    async def _dead_letter(self, rejects: list[DeadLetter]) -> None:
+        fresh = [
+            (r, headers)
+            for r, headers in rejects
+            if (r.topic, r.partition, r.offset) not in self._dead_lettered
+        ]
+        if fresh:
+            await self.publisher.dead_letter(fresh)
+            self._dead_lettered.update((r.topic, r.partition, r.offset) for r, _ in fresh)
 
     def _decode(
         self, records: Sequence[RawRecord], now: int, report: BatchReport

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -269,3 +270,27 @@ async def test_a_replay_of_what_the_store_lost_republishes_the_nodes_it_touches(
     # placed and cancelled in one batch: nothing changed, yet the dc's record goes out again
     assert [key for key, _ in publisher.atp_nodes[2:]] == ["SKU-1/DC-1"]
     assert json.loads(publisher.atp_nodes[-1][1])["reserved"] == 0
+
+
+async def test_a_batch_retried_after_a_store_error_dead_letters_once() -> None:
+    store, publisher = MemoryLedgerStore(), ListPublisher()
+    failing = {"left": 2}
+    apply = store.apply
+
+    async def flaky(*args: Any, **kwargs: Any) -> Any:
+        if failing["left"]:
+            failing["left"] -= 1
+            raise ConnectionError("Redis is down")
+        return await apply(*args, **kwargs)
+
+    store.apply = flaky  # type: ignore[method-assign]
+    run = LedgerPipeline(store, publisher, WEEK_US, clock=lambda: NOW)
+    batch = [RawRecord("inventory.picks", 0, 7, b"SKU-1", b"{not json"), record(8, receipt(1))]
+    for _ in range(2):  # the consumer retries the same batch while the store is down
+        with pytest.raises(ConnectionError):
+            await run.process(batch)
+    report = await run.process(batch)
+    assert len(publisher.dlq) == 1  # once, though the batch ran three times
+    assert report.dlq_reasons == {"bad_json": 1}
+    await run.process([RawRecord("inventory.picks", 0, 9, b"SKU-1", b"[]")])
+    assert len(publisher.dlq) == 2  # the next batch's reject is written as usual
