@@ -53,6 +53,6 @@ async def test_a_backlog_drains_into_the_reference_ledger(
         f"{len(events) / elapsed:,.0f}"
     )
     published = metric_value(text, "stockline_atp_messages_total")
-    figures["backlog drain: ATP snapshots published (coalesced per SKU per batch)"] = (
+    figures["backlog drain: ATP records published (coalesced per node and SKU per batch)"] = (
         f"{published:,.0f}"
     )

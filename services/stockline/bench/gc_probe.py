@@ -11,6 +11,7 @@ costs a comparison per collection, so the worker runs as `stockline worker` does
 from __future__ import annotations
 
 import gc
+import runpy
 import sys
 import time
 from collections.abc import Iterable
@@ -53,11 +54,13 @@ def parse_pauses(lines: Iterable[str]) -> list[tuple[int, int]]:
 
 
 def main() -> int:
-    from stockline.cli import main as stockline
-
+    """`python -m stockline.bench.gc_probe LOG <stockline args>`: the stockline CLI, run as
+    its own `__main__` (so the bench imports no entry point), with full collections logged."""
     log = Path(sys.argv[1]).open("a", buffering=1)  # noqa: SIM115 - open until the process ends
     install(log)
-    return stockline(sys.argv[2:])
+    sys.argv = ["stockline", *sys.argv[2:]]
+    runpy.run_module("stockline.cli", run_name="__main__", alter_sys=True)
+    return 0
 
 
 if __name__ == "__main__":
