@@ -26,6 +26,20 @@ from stockline.service_layer.ports import (
 )
 
 
+@dataclass(slots=True)
+class _Batch:
+    """What one `apply` call fixes for all its SKUs."""
+
+    now_us: int
+    terms: NodeTerms
+    full: bool
+    republish: bool
+    offsets_before: dict[tuple[int, TopicPartition], int]
+    """Each shard's offsets as they were before the batch."""
+    seen: set[tuple[TopicPartition, int]] = field(default_factory=set)
+    """Positions applied in this batch (a position twice in one batch is redelivered)."""
+
+
 @dataclass
 class MemoryLedgerStore:
     """A LedgerStore over domain aggregates; one SKU's batch is applied as a unit. Like the
@@ -43,8 +57,6 @@ class MemoryLedgerStore:
     published: dict[str, dict[str, tuple[int, int, frozenset[str]]]] = field(default_factory=dict)
     """Per SKU and node: the ATP last computed, its buffer and the node's channels."""
     kept_totals: dict[str, SkuTotals] = field(default_factory=dict)
-    _republish: bool = field(default=False, repr=False)
-    _now_us: int = field(default=0, repr=False)
 
     async def apply(
         self,
@@ -57,26 +69,17 @@ class MemoryLedgerStore:
         republish: bool = False,
     ) -> ApplyResult:
         result = ApplyResult(outcomes=[Outcome.APPLIED] * len(deliveries))
-        self._republish, self._now_us = republish, now_us
-        before = dict(self.applied_offsets)  # a shard's offsets as they were before the batch
-        in_batch: set[tuple[TopicPartition, int]] = set()
+        batch = _Batch(now_us, terms, full, republish, dict(self.applied_offsets))
         for sku, group in group_by_sku(deliveries):
-            change = self._apply_sku(sku, group, terms, result, full, (before, in_batch))
+            change = self._apply_sku(sku, group, batch, result)
             if change is not None:
                 result.changes.append(change)
                 on_change(change)
         return result
 
     def _apply_sku(
-        self,
-        sku: str,
-        group: list[tuple[int, Delivery]],
-        terms: NodeTerms,
-        result: ApplyResult,
-        full: bool,
-        offsets: tuple[dict[tuple[int, TopicPartition], int], set[tuple[TopicPartition, int]]],
+        self, sku: str, group: list[tuple[int, Delivery]], batch: _Batch, result: ApplyResult
     ) -> SkuChange | None:
-        before_batch, in_batch = offsets
         ledger = self.ledgers.setdefault(sku, SkuLedger(sku))
         shard = shard_of(sku, self.shards)
         before = ledger.stock()
@@ -86,11 +89,11 @@ class MemoryLedgerStore:
             tp = (delivery.topic, delivery.partition)
             nodes = {effect.node_id for effect in effects_of(delivery.event)}
             at = (tp, delivery.offset)
-            if delivery.offset <= before_batch.get((shard, tp), -1) or at in in_batch:
+            if delivery.offset <= batch.offsets_before.get((shard, tp), -1) or at in batch.seen:
                 result.outcomes[index] = Outcome.REDELIVERED
                 again |= nodes
                 continue
-            in_batch.add(at)
+            batch.seen.add(at)
             last = self.applied_offsets.get((shard, tp), -1)
             self.applied_offsets[shard, tp] = max(last, delivery.offset)
             result.outcomes[index] = ledger.apply(delivery.event)
@@ -102,21 +105,21 @@ class MemoryLedgerStore:
             for node in touched
             if after[node].on_hand < 0 <= (before[node].on_hand if node in before else 0)
         )
-        moved = self._moved(sku, before, after, touched, terms)
+        moved = self._moved(sku, before, after, touched, batch.terms)
         if moved:  # the batch's time, if later: above anything a lost state published
-            ledger.version = max(ledger.version + 1, self._now_us)
+            ledger.version = max(ledger.version + 1, batch.now_us)
         again &= set(before)  # a redelivered event republishes what it had written
-        if self._republish:
-            again |= touched
+        if batch.republish:
+            again |= touched  # a node new to the SKU is among `moved` anyway
         if not moved and not again:
             return None
         totals = self._totals(sku, bool(again))
         published = self.published[sku]
         states = tuple(
             NodeState(n, after[n], published[n][1], published[n][0], n not in before)
-            for n in sorted(set(moved) | (again & set(before)))
+            for n in sorted(set(moved) | again)
         )
-        snapshot = self._snapshot(ledger) if full else None
+        snapshot = self._snapshot(ledger) if batch.full else None
         return SkuChange(sku, ledger.version, states, totals, snapshot)
 
     def _moved(
