@@ -18,7 +18,7 @@ import orjson
 from stockline.contracts.api import BatchAvailability, NodeStockItem, NodeStockPage
 from stockline.contracts.outbound import AtpMessage, NodeAtp, as_of
 from stockline.domain.ledger import NodeStock, sku_totals
-from stockline.service_layer.ports import SkuSnapshot
+from stockline.service_layer.ports import NodeTerms, SkuSnapshot
 
 
 class LedgerReader(Protocol):
@@ -38,19 +38,12 @@ class LedgerReader(Protocol):
         ...
 
 
-class NetworkView(Protocol):
-    """What the network file says about nodes; answers must be cheap (called per node)."""
+class NetworkView(NodeTerms, Protocol):
+    """What the network file says about nodes: the terms the ledger step reads (buffer,
+    channels) and the policy's own safety stock; answers must be cheap (called per node)."""
 
     def safety_stock(self, node_id: str, sku: str) -> int:
         """The policy's own safety stock of the SKU at the node (0 without a policy)."""
-        ...
-
-    def buffer(self, node_id: str, sku: str) -> int:
-        """Units of the SKU never promised at the node (0 without a policy)."""
-        ...
-
-    def channels_of(self, node_id: str) -> frozenset[str]:
-        """The sales channels the node serves (empty when the network does not say)."""
         ...
 
 

@@ -33,10 +33,11 @@ class CallEncoder:
         self._retention_us = retention_us
         self._demand_days = demand_days
 
-    def encode(self, groups: list[Group], now_us: int, terms: NodeTerms, flags: str) -> Call:
-        """One call for SKUs that share a shard (the caller grouped them)."""
+    def encode(
+        self, shard: int, groups: list[Group], now_us: int, terms: NodeTerms, flags: str
+    ) -> Call:
+        """One call for the SKUs of `shard` (the caller grouped them)."""
         k = self._keys
-        shard = k.shard(groups[0][0])
         names = [k.seen(shard), k.offsets(shard)]
         index: dict[str, int] = {}
 

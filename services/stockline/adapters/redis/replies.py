@@ -31,7 +31,7 @@ def change_of(
     row = iter(rows)
     for name, new, atp, on_hand, reserved, held, inbound, buffer in zip(*[row] * 8, strict=True):
         stock = NodeStock(on_hand, reserved, inbound, held)
-        nodes.append(NodeState(_text(name), stock, buffer, atp, new == 1))
+        nodes.append(NodeState(text(name), stock, buffer, atp, new == 1))
     nodes.sort(key=_node_id)
     snapshot = _full_snapshot(sku, version, whole, demand, latest_us) if full else None
     return SkuChange(sku, version, tuple(nodes), _totals(totals), snapshot)
@@ -46,7 +46,7 @@ def _totals(flat_totals: list[Any]) -> SkuTotals | None:
     if not flat_totals:
         return None
     cell = iter(flat_totals)
-    found = {_text(name): units for name, units in zip(cell, cell, strict=True)}
+    found = {text(name): units for name, units in zip(cell, cell, strict=True)}
     network = found.pop("n")
     return SkuTotals(network, dict(sorted(found.items())))
 
@@ -62,7 +62,7 @@ def _full_snapshot(
     row = iter(whole)
     for entry in zip(*[row] * 9, strict=True):
         name, on_hand, reserved, held, inbound, day, covered, given, units = entry
-        node = _text(name)
+        node = text(name)
         stock[node] = NodeStock(on_hand, reserved, inbound, held)
         if day >= 0:
             reviews[node] = ReviewMark(day, max(0, covered), max(0, given))
@@ -77,7 +77,7 @@ def _demand(demand: list[Any]) -> dict[str, dict[int, int]]:
     buckets: dict[str, dict[int, int]] = {}
     cell = iter(demand)
     for node, day, units in zip(cell, cell, cell, strict=True):
-        buckets.setdefault(_text(node), {})[day] = units
+        buckets.setdefault(text(node), {})[day] = units
     return dict(sorted(buckets.items()))
 
 
@@ -117,7 +117,7 @@ def totals_from_packed(packed: Any) -> SkuTotals | None:
     """A SKU's totals from its ledger's `t` field, `<network>|<channel>=<atp>,...`."""
     if packed is None:
         return None
-    network, _, rest = _text(packed).partition("|")
+    network, _, rest = text(packed).partition("|")
     channels = {}
     for item in filter(None, rest.split(",")):
         channel, _, units = item.partition("=")
@@ -137,7 +137,7 @@ def parse_demand(fields: list[tuple[str, str]]) -> dict[str, dict[int, int]]:
 def pairs(fields: Sequence[Any]) -> Iterator[tuple[str, str]]:
     """(field, value) text pairs of a hash given as [field, value, field, value, ...]."""
     for i in range(0, len(fields), 2):
-        yield _text(fields[i]), _text(fields[i + 1])
+        yield text(fields[i]), text(fields[i + 1])
 
 
 def flat(reply: Any) -> list[Any]:
@@ -147,5 +147,6 @@ def flat(reply: Any) -> list[Any]:
     return list(reply)
 
 
-def _text(value: Any) -> str:
+def text(value: Any) -> str:
+    """A reply as text, whether the client decodes replies or not."""
     return value.decode() if isinstance(value, bytes) else str(value)

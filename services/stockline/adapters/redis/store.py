@@ -19,6 +19,7 @@ from stockline.adapters.redis.replies import (
     pairs,
     parse_demand,
     snapshot_from_hash,
+    text,
     totals_from_packed,
 )
 from stockline.adapters.redis.transport import Command, transport_for
@@ -110,12 +111,14 @@ class RedisLedgerStore:
         by_shard: dict[int, list[Group]] = {}
         for sku, group in group_by_sku(deliveries):
             by_shard.setdefault(self._keys.shard(sku), []).append((sku, group))
-        shards = list(by_shard.values())
+        shard_of, shards = list(by_shard), list(by_shard.values())
         flags = ("f" + ("d" if self._with_demand else "")) if full else ""
         flags += "a" if republish else ""
-        calls = [self._encoder.encode(groups, now_us, terms, flags) for groups in shards]
+        calls = [
+            self._encoder.encode(shard, groups, now_us, terms, flags)
+            for shard, groups in by_shard.items()
+        ]
         reached = [_highest(groups) for groups in shards]  # what each shard has once it answers
-        shard_of = [self._keys.shard(groups[0][0]) for groups in shards]
         outcomes = [Outcome.APPLIED] * len(deliveries)
         changes: dict[int, list[SkuChange]] = {}  # by call, so a re-run overwrites
         negative: dict[int, int] = {}
@@ -125,7 +128,7 @@ class RedisLedgerStore:
             negative[call] = 0
             for (sku, group), answer in zip(shards[call], reply, strict=True):
                 version, letters, went_negative, rows, totals, whole, demand, latest = answer
-                for (index, _), letter in zip(group, _text(letters), strict=True):
+                for (index, _), letter in zip(group, text(letters), strict=True):
                     outcomes[index] = _OUTCOMES[letter]
                 negative[call] += went_negative
                 change = change_of(
@@ -318,10 +321,6 @@ class RedisLedgerStore:
                 raise ReconnectedMidBatch("Redis reconnected since the batch was applied")
 
         return await self._transport.round_trip(commands, on_reply, watched, fresh)
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _highest(groups: list[Group]) -> dict[str, int]:

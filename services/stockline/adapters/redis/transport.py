@@ -42,6 +42,8 @@ from redis.exceptions import (
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from stockline.adapters.redis.replies import text
+
 Command = tuple[str | int | bytes, ...]
 OnReply = Callable[[int, Any], None]
 OnFresh = Callable[[], Awaitable[None]]
@@ -96,7 +98,7 @@ class _Scripts:
         return [
             n
             for n, reply in enumerate(replies)
-            if isinstance(reply, NoScriptError) and _text(commands[n][1]) in self.sources
+            if isinstance(reply, NoScriptError) and text(commands[n][1]) in self.sources
         ]
 
 
@@ -155,7 +157,7 @@ class SingleTransport:
         replies = await self._send(commands, on_reply, watched)
         missing = self._scripts.missing(commands, replies)
         if missing:
-            for sha in {_text(commands[n][1]) for n in missing}:
+            for sha in {text(commands[n][1]) for n in missing}:
                 await self.load(self._scripts.sources[sha])
             again = await self._send(
                 [commands[n] for n in missing],
@@ -342,7 +344,7 @@ class ClusterTransport:
             sent.wait = True
             sent.refresh = sent.refresh or isinstance(reply, ClusterDownError)
         elif isinstance(reply, NoScriptError):
-            src = self._scripts.sources.get(_text(sent.commands[n][1]))
+            src = self._scripts.sources.get(text(sent.commands[n][1]))
             if src is None:
                 return
             try:
@@ -390,9 +392,5 @@ class _Sent:
 
 
 def _routing_key(command: Command) -> str:
-    name = _text(command[0]).upper()
-    return _text(command[3] if name in ("EVALSHA", "EVAL", "FCALL") else command[1])
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+    name = text(command[0]).upper()
+    return text(command[3] if name in ("EVALSHA", "EVAL", "FCALL") else command[1])
