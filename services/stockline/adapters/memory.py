@@ -8,7 +8,14 @@ from dataclasses import dataclass, field
 
 from stockline.contracts.outbound import node_record_key
 from stockline.domain.effects import effects_of
-from stockline.domain.ledger import NodeStock, Outcome, SkuLedger, SkuTotals, sku_totals
+from stockline.domain.ledger import (
+    NodeStock,
+    Outcome,
+    SkuLedger,
+    SkuTotals,
+    next_version,
+    sku_totals,
+)
 from stockline.domain.shards import shard_of
 from stockline.domain.signals import ReviewMark
 from stockline.service_layer.ports import (
@@ -106,8 +113,8 @@ class MemoryLedgerStore:
             if after[node].on_hand < 0 <= (before[node].on_hand if node in before else 0)
         )
         moved = self._moved(sku, before, after, touched, batch.terms)
-        if moved:  # the batch's time, if later: above anything a lost state published
-            ledger.version = max(ledger.version + 1, batch.now_us)
+        if moved:
+            ledger.version = next_version(ledger.version, batch.now_us)
         again &= set(before)  # a redelivered event republishes what it had written
         if batch.republish:
             again |= touched  # a node new to the SKU is among `moved` anyway

@@ -153,6 +153,13 @@ class NodeLedger:
         self.deltas = {k: v for k, v in self.deltas.items() if v[0] >= cutoff_us}
 
 
+def next_version(version: int, batch_us: int) -> int:
+    """A SKU's version after a batch that changed it: the batch's time (µs since the epoch)
+    or one more than before, whichever is higher. It rises with every changing batch, and a
+    replay after the ledger lost writes publishes above every version the lost state did."""
+    return max(version + 1, batch_us)
+
+
 @dataclass(slots=True)
 class SkuLedger:
     """The consistency boundary: every node's ledger of one SKU, with one version."""

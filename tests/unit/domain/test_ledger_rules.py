@@ -22,7 +22,7 @@ from tests.unit.domain.ledger_events import (
 )
 
 from stockline.domain.events import AdjustmentReason, Event
-from stockline.domain.ledger import NodeStock, Outcome, SkuLedger
+from stockline.domain.ledger import NodeStock, Outcome, SkuLedger, next_version
 
 
 def fold(*events: Event) -> dict[str, NodeStock]:
@@ -300,3 +300,15 @@ class TestDuplicates:
         # the idempotency key alone decides: the redelivered "pick" is not applied
         assert ledger.apply(pick(3, event_id="e-1")) is Outcome.DUPLICATE
         assert ledger.stock() == {DC: NodeStock(on_hand=10)}
+
+
+@pytest.mark.parametrize(
+    ("version", "batch_us", "after"),
+    [
+        (0, 1_795_000_000_000_000, 1_795_000_000_000_000),  # the batch's time
+        (1_795_000_000_000_000, 1_795_000_000_000_000, 1_795_000_000_000_001),  # same µs
+        (1_795_000_000_000_900, 1_795_000_000_000_000, 1_795_000_000_000_901),  # clock behind
+    ],
+)
+def test_the_version_after_a_changing_batch(version: int, batch_us: int, after: int) -> None:
+    assert next_version(version, batch_us) == after

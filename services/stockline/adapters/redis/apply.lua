@@ -422,7 +422,7 @@ local function apply_sku(sku)
   local new_totals, totals = update_totals(packed_totals, moves, redelivered)
   if new_totals then write[#write + 1] = 't'; write[#write + 1] = new_totals end
   if latest ~= latest0 then write[#write + 1] = 'e'; write[#write + 1] = fmt(latest) end
-  if changed then -- the batch's time, if later: above anything a lost state published
+  if changed then -- domain/ledger.py next_version
     version = math.max(version + 1, now)
     write[#write + 1] = 'v'; write[#write + 1] = fmt(version)
   end
