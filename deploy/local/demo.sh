@@ -3,6 +3,8 @@
 # run a ledger worker, publish a short story of events and print ATP as it changes.
 # The worker is stopped at the end; the stack stays up (deploy/local/stack.sh down).
 set -euo pipefail
+# a step that fails says which one (set -e alone exits without a word)
+trap 'echo "[demo] error: \"$BASH_COMMAND\" failed (exit $?, line $LINENO of $0)" >&2' ERR
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 deploy/local/setup.sh

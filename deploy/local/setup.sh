@@ -3,6 +3,8 @@
 # the package and its test tools, the Kafka broker jars (Maven Central), redis-server and
 # wrk (Debian's packages). Needs Python >= 3.11, a JDK 17+ and Maven.
 set -euo pipefail
+# a step that fails says which one (set -e alone exits without a word)
+trap 'echo "[setup] error: \"$BASH_COMMAND\" failed (exit $?, line $LINENO of $0)" >&2' ERR
 root=$(cd "$(dirname "$0")/../.." && pwd)
 PY=${PYTHON:-python3}
 say() { printf '[setup] %s\n' "$*" >&2; }

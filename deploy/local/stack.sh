@@ -12,6 +12,8 @@
 # Everything outside the repository: jars in $STOCKLINE_CACHE (default ~/.cache/stockline),
 # data and logs in $STOCKLINE_STATE (default $STOCKLINE_CACHE/state).
 set -euo pipefail
+# a step that fails says which one (set -e alone exits without a word)
+trap 'echo "[stack] error: \"$BASH_COMMAND\" failed (exit $?, line $LINENO of $0)" >&2' ERR
 
 here=$(cd "$(dirname "$0")" && pwd)
 KAFKA_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$here/kafka/pom.xml")
@@ -178,7 +180,8 @@ start_redis() {
 
 cluster_ports() { seq "$CLUSTER_PORT" $((CLUSTER_PORT + CLUSTER_NODES - 1)); }
 
-cluster_state() { redis-cli -p "$CLUSTER_PORT" cluster info 2>/dev/null | tr -d '\r' | sed -n 's/^cluster_state://p'; }
+# empty when nothing answers there (never fails: status runs under set -e -o pipefail)
+cluster_state() { { redis-cli -p "$CLUSTER_PORT" cluster info 2>/dev/null || true; } | tr -d '\r' | sed -n 's/^cluster_state://p'; }
 
 start_redis_cluster() {
   local port

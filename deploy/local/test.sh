@@ -3,6 +3,8 @@
 # static checks, then pytest (unit, contract and integration tests on real Kafka + Redis).
 # Extra arguments go to pytest, e.g. deploy/local/test.sh tests/unit -x
 set -euo pipefail
+# a step that fails says which one (set -e alone exits without a word)
+trap 'echo "[test] error: \"$BASH_COMMAND\" failed (exit $?, line $LINENO of $0)" >&2' ERR
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 deploy/local/setup.sh
