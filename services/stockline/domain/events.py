@@ -10,6 +10,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 
+class HoldReleaseReason(StrEnum):
+    RELEASED = "released"  # let go by the storefront (or undone by the API)
+    EXPIRED = "expired"  # past its expires_at; stockline publishes these itself
+
+
 class AdjustmentReason(StrEnum):
     DAMAGED = "damaged"
     SHRINK = "shrink"
@@ -47,8 +52,12 @@ class CycleCount(Event):
 
 @dataclass(frozen=True, slots=True)
 class OrderPlaced(Event):
+    """An order line reserves qty; with reservation_id it commits that hold (reservation,
+    node, sku), which holds nothing from then on."""
+
     qty: int
     order_id: str
+    reservation_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +100,32 @@ class LostSale(Event):
     reason: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class HoldPlaced(Event):
+    """A soft hold of qty at node_id for a reservation, until `expires_us` (µs since the
+    epoch) unless extended, released or committed first."""
+
+    qty: int
+    reservation_id: str
+    expires_us: int
+
+
+@dataclass(frozen=True, slots=True)
+class HoldExtended(Event):
+    """The hold's expiry is the latest `expires_us` its placement and extensions name."""
+
+    reservation_id: str
+    expires_us: int
+
+
+@dataclass(frozen=True, slots=True)
+class HoldReleased(Event):
+    """The hold holds nothing from then on (also when it arrives before the placement)."""
+
+    reservation_id: str
+    reason: HoldReleaseReason
+
+
 InventoryEvent = (
     Receipt
     | Pick
@@ -102,6 +137,9 @@ InventoryEvent = (
     | TransferShipped
     | TransferReceived
     | LostSale
+    | HoldPlaced
+    | HoldExtended
+    | HoldReleased
 )
 
 EVENT_TYPES: dict[str, type[Event]] = {
@@ -115,6 +153,9 @@ EVENT_TYPES: dict[str, type[Event]] = {
     "transfer_shipped": TransferShipped,
     "transfer_received": TransferReceived,
     "lost_sale": LostSale,
+    "hold_placed": HoldPlaced,
+    "hold_extended": HoldExtended,
+    "hold_released": HoldReleased,
 }
 """Wire `event_type` -> domain class, the one table both directions use."""
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from itertools import groupby
 from typing import Protocol
 
-from stockline.domain.events import InventoryEvent
+from stockline.domain.events import HoldPlaced, InventoryEvent
 from stockline.domain.ledger import NodeStock, Outcome, SkuTotals
 from stockline.domain.signals import ReviewMark
 
@@ -139,6 +139,43 @@ def group_by_sku(deliveries: Sequence[Delivery]) -> list[tuple[str, list[tuple[i
     return [(sku, list(group)) for sku, group in groupby(indexed, key=lambda p: p[1].event.sku)]
 
 
+@dataclass(frozen=True, slots=True)
+class HoldRequest:
+    """One reservation line to decide: hold `qty` at the first of `candidates` (node ids in
+    order of preference) whose ATP covers it. `event_id` is the id of the `hold_placed`
+    event the decision becomes (deterministic, so a retried step is recognised)."""
+
+    event_id: str
+    reservation_id: str
+    qty: int
+    candidates: tuple[str, ...]
+    expires_us: int
+    occurred_us: int
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class HoldDecision:
+    """What the atomic step decided for one line: the `hold_placed` event to publish (None
+    when no candidate covered the line, or when `replayed` found the line decided before
+    and refused), each candidate's ATP as the step saw it before holding, and `replayed`
+    when the event id had been decided before (nothing changed this time)."""
+
+    placed: HoldPlaced | None
+    atp: Mapping[str, int]
+    replayed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DueHold:
+    """An open hold whose expiry has passed: stockline must publish its release."""
+
+    sku: str
+    node_id: str
+    reservation_id: str
+    expires_us: int
+
+
 class LedgerRolledBack(Exception):
     """The store lost writes this process made (say Redis restarted without the last second
     of its AOF). Nothing of the current batch was applied; every partition in `lost` must be
@@ -196,6 +233,29 @@ class LedgerStore(Protocol):
 
     async def totals(self, sku: str) -> SkuTotals | None:
         """The SKU's totals as the store keeps them (None before its first change)."""
+        ...
+
+
+class HoldStore(Protocol):
+    """The reservation API's atomic steps on the ledger (DESIGN.md section 6). A decision is
+    applied exactly as its event would be, ahead of Kafka and without publishing: the
+    worker's apply of the same event from `inventory.reservations` is then a duplicate, and
+    it publishes the node's record (a duplicate publishes every node it touches whose values
+    differ from what was last published)."""
+
+    async def hold(self, sku: str, request: HoldRequest, now_us: int) -> HoldDecision:
+        """In one atomic step on the SKU: hold at the first candidate whose ATP
+        (`on_hand - reserved - held - buffer`, the buffer its ATP was last computed with;
+        0 at a node without a ledger) covers `request.qty`, or refuse."""
+        ...
+
+    async def pre_apply(self, events: Sequence[InventoryEvent], now_us: int) -> list[Outcome]:
+        """Apply events the API decided (releases, extensions) ahead of Kafka, atomically
+        per SKU and idempotently by event_id; nothing is published."""
+        ...
+
+    async def due_holds(self, now_us: int, limit: int = 1000) -> list[DueHold]:
+        """Open holds whose expiry is at or before `now_us`, earliest first (at most `limit`)."""
         ...
 
 
