@@ -103,6 +103,15 @@ class Settings(BaseSettings):
     An answer is then at most this old; its `as_of` says when it was read."""
     api_read_cache_skus: int = Field(10_000, ge=1, le=10_000_000)
     """SKUs each API process keeps at most while `api_read_cache_ms` > 0."""
+    api_allow_anonymous_writes: bool = False
+    """With no API token configured, reservation writes (POST, PATCH, DELETE) are refused
+    (403) unless this is true: holding stock is not for anyone who can reach the port."""
+    reservations_topic: str = "inventory.reservations"
+    """Where the API logs the holds it decides; one of `input_topics`, so workers apply them."""
+    api_publish_timeout_s: float = Field(5.0, gt=0, le=60)
+    """How long a reservation write waits for Kafka's acknowledgement before answering 503."""
+    api_expiry_interval_s: float = Field(0.5, gt=0, le=10)
+    """How often the API process holding the sweep lease releases expired holds."""
     api_shutdown_timeout_s: int = Field(20, ge=1, le=600)
     """On SIGTERM, how long requests in flight may take to finish before they are cut."""
 

@@ -75,6 +75,7 @@ class World:
             "key_prefix": f"it-{self.run}",
             "consumer_group": f"stockline-{self.run}",
             "input_topics": [self.topic(t) for t in INPUT_TOPICS],
+            "reservations_topic": self.topic("inventory.reservations"),
             "atp_topic": self.topic("inventory.atp"),
             "atp_nodes_topic": self.topic("inventory.atp.nodes"),
             "dlq_topic": self.topic("inventory.dlq"),

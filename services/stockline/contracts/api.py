@@ -6,11 +6,11 @@ so a storefront parses one shape whichever way it reads ATP.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Annotated, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from stockline.contracts.events import Code
+from stockline.contracts.events import CODE_PATTERN, Code
 from stockline.contracts.outbound import AtpMessage, NodeAtp, NonNegative
 
 BATCH_LIMIT: Final = 500
@@ -77,3 +77,114 @@ class ErrorBody(BaseModel):
     error: str
     detail: str
     problems: list[Problem] = Field(default_factory=list)
+
+
+RESERVATION_LINES_LIMIT: Final = 100
+"""The most lines one reservation may carry (DESIGN.md section 6)."""
+CANDIDATES_LIMIT: Final = 50
+"""The most candidate nodes one line may name."""
+DEFAULT_TTL_S: Final = 900
+MAX_TTL_S: Final = 86_400
+MAX_HOLD_QTY: Final = 1_000_000
+ReservationId = Annotated[
+    str,
+    Field(pattern=CODE_PATTERN, description="the caller's idempotency key: same id, same answer"),
+]
+TtlSeconds = Annotated[int, Field(ge=1, le=MAX_TTL_S, description="seconds the holds last")]
+
+
+class ReservationLine(BaseModel):
+    """One line: `qty` of `sku` at `node_id`, or at the first of `nodes` (candidates in
+    order of preference) whose ATP covers it. Exactly one of the two."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sku: Code
+    qty: int = Field(ge=1, le=MAX_HOLD_QTY)
+    node_id: Code | None = None
+    nodes: list[Code] | None = Field(None, min_length=1, max_length=CANDIDATES_LIMIT)
+
+    @model_validator(mode="after")
+    def _one_place(self) -> ReservationLine:
+        if (self.node_id is None) == (self.nodes is None):
+            raise ValueError("give exactly one of node_id and nodes")
+        if self.nodes is not None and len(set(self.nodes)) != len(self.nodes):
+            raise ValueError("nodes names a node twice")
+        return self
+
+    @property
+    def candidates(self) -> tuple[str, ...]:
+        return (self.node_id,) if self.node_id is not None else tuple(self.nodes or ())
+
+
+class ReservationRequest(BaseModel):
+    """`POST /v1/reservations`: hold every line (all_or_nothing) or what can be held."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    reservation_id: ReservationId
+    lines: list[ReservationLine] = Field(min_length=1, max_length=RESERVATION_LINES_LIMIT)
+    ttl_seconds: TtlSeconds = DEFAULT_TTL_S
+    all_or_nothing: bool = True
+
+    @model_validator(mode="after")
+    def _one_line_per_sku(self) -> ReservationRequest:
+        skus = [line.sku for line in self.lines]
+        if len(set(skus)) != len(skus):
+            raise ValueError("a SKU appears on two lines; put its quantity on one line")
+        return self
+
+
+class ExtendRequest(BaseModel):
+    """`PATCH /v1/reservations/{id}`: every hold now expires `ttl_seconds` from now."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ttl_seconds: TtlSeconds
+
+
+class HeldLine(BaseModel):
+    """A line held: `qty` of `sku` at `node_id` until `expires_at`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    line: int = Field(ge=0, description="the line's index in the request")
+    sku: str
+    qty: int
+    node_id: str
+    expires_at: str
+
+
+class RefusedLine(BaseModel):
+    """A line no candidate covered, with each candidate's ATP when it was decided."""
+
+    model_config = ConfigDict(frozen=True)
+
+    line: int = Field(ge=0, description="the line's index in the request")
+    sku: str
+    qty: int
+    atp: dict[str, int]
+    """Per candidate node, in the request's order: its ATP (0 at a node without stock)."""
+
+
+ReservationStatus = Literal["held", "released", "expired"]
+
+
+class Reservation(BaseModel):
+    """A reservation's holds. `refused` lists lines not held (only without all_or_nothing);
+    `status` is `released` after DELETE and `expired` once `expires_at` has passed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    reservation_id: str
+    status: ReservationStatus
+    lines: list[HeldLine]
+    refused: list[RefusedLine] = Field(default_factory=list)
+    expires_at: str
+
+
+class InsufficientStock(ErrorBody):
+    """409 `insufficient_stock`: the refused lines and the ATP of each of their candidates
+    (with all_or_nothing, lines that could be held were released again)."""
+
+    lines: list[RefusedLine]

@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from fastapi import FastAPI
 from starlette.routing import BaseRoute
@@ -16,13 +18,40 @@ from stockline.adapters.http.errors import install_error_handlers
 from stockline.adapters.http.limits import BodyLimit
 from stockline.adapters.http.metrics import HttpMetrics, MetricsMiddleware
 from stockline.adapters.http.reads import DEFAULT_CACHE_SKUS, SkuReads
+from stockline.adapters.http.reservations import install_reservation_errors, reservations_router
 from stockline.adapters.http.routes import availability_router, operations_router
 from stockline.adapters.http.sku_route import PREFIX, SkuAnswers, SkuFront
 from stockline.contracts.api import BATCH_LIMIT
 from stockline.service_layer.availability import Availability
+from stockline.service_layer.reservations import Reservations
 
 API_VERSION: Final = "1.0.0"
 DEFAULT_MAX_BODY_BYTES: Final = 131_072
+
+
+class Background(Protocol):
+    """Something the app runs while it serves (the hold log's producer, the expiry sweep)."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+class TaskRunner:
+    """A `Background` that runs `work()` as a task until the app stops."""
+
+    def __init__(self, work: Callable[[], Awaitable[None]], name: str) -> None:
+        self._work, self._name = work, name
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._work(), name=self._name)  # type: ignore[arg-type]
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
 
 
 class ReadApi:
@@ -52,10 +81,15 @@ def create_app(
     read_cache_s: float = 0.0,
     read_cache_skus: int = DEFAULT_CACHE_SKUS,
     on_shutdown: Callable[[], Awaitable[None]] | None = None,
+    reservations: Reservations | None = None,
+    allow_anonymous_writes: bool = False,
+    background: Sequence[Background] = (),
 ) -> ReadApi:
-    """The ASGI app. With `tokens`, `/v1/*` needs one of them as a bearer token;
-    `cache_max_age_s` adds `Cache-Control: max-age` to single-SKU reads; `read_cache_s`
-    keeps each SKU's read that long in this process (`adapters/http/reads.py`)."""
+    """The ASGI app. With `tokens`, `/v1/*` needs one of them as a bearer token (without,
+    reservation writes are refused unless `allow_anonymous_writes`); `cache_max_age_s`
+    adds `Cache-Control: max-age` to single-SKU reads; `read_cache_s` keeps each SKU's
+    read that long in this process (`adapters/http/reads.py`). `background` is started
+    in order before the first request and stopped in reverse after the last."""
     metrics = metrics or HttpMetrics()
     reads = SkuReads(availability, ttl_s=read_cache_s, max_skus=read_cache_skus)
     control = None if cache_max_age_s is None else b"max-age=%d" % cache_max_age_s
@@ -63,7 +97,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        for task in background:
+            await task.start()
         yield
+        for task in reversed(background):
+            await task.stop()
         if on_shutdown is not None:
             await on_shutdown()
 
@@ -73,14 +111,19 @@ def create_app(
         summary="Available-to-promise from the stockline ledger (DESIGN.md section 6)",
         lifespan=lifespan,
     )
-    routers = [availability_router(answers, batch_max), operations_router(availability, metrics)]
+    routers = [
+        availability_router(answers, batch_max),
+        reservations_router(reservations),
+        operations_router(availability, metrics),
+    ]
     for router in routers:
         app.include_router(router)
     install_error_handlers(app)
+    install_reservation_errors(app)
     routes = [route for router in routers for route in router.routes]
     stack: ASGIApp = SkuFront(app, answers, _single_sku_route(routes))
     stack = BodyLimit(stack, max_bytes=max_body_bytes)
-    stack = BearerAuth(stack, tokens=tuple(tokens))
+    stack = BearerAuth(stack, tokens=tuple(tokens), allow_anonymous_writes=allow_anonymous_writes)
     stack = MetricsMiddleware(stack, metrics=metrics, routes=routes)
     return ReadApi(stack, app)
 

@@ -12,7 +12,7 @@ import os
 import time
 from collections.abc import Sequence
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -41,6 +41,21 @@ class HttpMetrics:
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.reservations = Counter(
+            "stockline_reservations",
+            "Reservation API answers by outcome (held, insufficient_stock, conflict, replayed, "
+            "in_progress, unavailable, released, extended) and holds released by the expiry "
+            "sweep (expired)",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.holds_past_expiry = Gauge(
+            "stockline_holds_past_expiry",
+            "Open holds more than 2 s past their expires_at at the latest sweep or check "
+            "(should be 0: stockline releases them within 2 s)",
+            multiprocess_mode="livemostrecent",
+            registry=self.registry,
+        )
         self.exposed = self.registry
         if multiprocess_dir := os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             self.exposed = CollectorRegistry()
@@ -56,6 +71,15 @@ class HttpMetrics:
             children = self._children[key] = (count, self.latency.labels(route=route))
         children[0].inc()
         children[1].observe(seconds)
+
+    def reservation(self, outcome: str) -> None:
+        self.reservations.labels(outcome=outcome).inc()
+
+    def swept(self, late: int, released: int) -> None:
+        """One expiry sweep (or check): holds found late, holds released."""
+        self.holds_past_expiry.set(late)
+        if released:
+            self.reservations.labels(outcome="expired").inc(released)
 
     def render(self) -> bytes:
         """The text exposition format, for `/metrics`."""

@@ -73,6 +73,15 @@ class Keys:
         """Hash: per `topic|partition`, the offset below which every message is applied."""
         return f"{self.prefix}:watermarks"
 
+    def reservation(self, reservation_id: str) -> str:
+        """Hash: one reservation's record (adapters/redis/reservations.py has the fields);
+        its own slot, outside every SKU's shard."""
+        return f"{self.prefix}:resv:{reservation_id}"
+
+    def expiry_lease(self) -> str:
+        """String: the token of the API process sweeping expired holds, with a short TTL."""
+        return f"{self.prefix}:expiry-lease"
+
     def sku_pattern(self) -> str:
         """Glob matching every SKU's ledger hash (for scans)."""
         return f"{self.prefix}:{{*}}:l:*"

@@ -1,0 +1,171 @@
+"""Reservation records and the expiry sweep lease in Redis (single Redis or Cluster: every
+call touches one key).
+
+A record is a hash at `Keys.reservation(rid)`: `d` the body digest, `s` the state
+(pending, failed, answered), `a` the attempt, `dl` the pending claim's deadline (µs), `o`
+the outcome and `b` the answer's JSON once answered, `x` the holds' expiry (µs), `r` = 1
+once released, `e` = 1 once the sweeper expired its holds, `n` the extension counter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterable
+from typing import Any, Final
+
+from redis.asyncio import Redis, RedisCluster
+
+from stockline.adapters.redis.keys import Keys
+from stockline.service_layer.reservation_ports import (
+    Outcome,
+    RecordState,
+    ReservationRecord,
+)
+
+PENDING_KEEP_MS: Final = 86_400_000
+"""A claim nobody answered is kept a day (a later request takes it over after its deadline)."""
+
+_CLAIM: Final = """
+local f = redis.call('HMGET', KEYS[1], 's', 'd', 'a', 'dl')
+local attempt = 1
+if f[1] then
+  if f[1] == 'failed' then
+    attempt = tonumber(f[3]) + 1
+  elseif f[1] == 'pending' and f[2] == ARGV[1] and tonumber(f[4]) <= tonumber(ARGV[2]) then
+    attempt = tonumber(f[3])
+  else
+    return {0, redis.call('HGETALL', KEYS[1])}
+  end
+  redis.call('DEL', KEYS[1])
+end
+redis.call('HSET', KEYS[1], 'd', ARGV[1], 's', 'pending', 'a', attempt, 'dl', ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return {1, redis.call('HGETALL', KEYS[1])}
+"""
+
+_RAISE_EXPIRY: Final = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if tonumber(redis.call('HGET', KEYS[1], 'x') or '0') < tonumber(ARGV[1]) then
+  redis.call('HSET', KEYS[1], 'x', ARGV[1])
+  redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+end
+return 1
+"""
+
+_FLAG_IF_EXISTS: Final = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], '1')
+return 1
+"""
+
+_LEASE: Final = """
+local holder = redis.call('GET', KEYS[1])
+if holder == false then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+if holder == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+"""
+
+
+class RedisReservationRecords:
+    """`ReservationRecords` on Redis; the claim is one script (atomic)."""
+
+    def __init__(self, redis: Redis | RedisCluster, keys: Keys) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._claim = redis.register_script(_CLAIM)
+        self._raise_expiry = redis.register_script(_RAISE_EXPIRY)
+        self._flag = redis.register_script(_FLAG_IF_EXISTS)
+
+    async def claim(
+        self, reservation_id: str, digest: str, now_us: int, deadline_us: int
+    ) -> tuple[ReservationRecord, bool]:
+        key = self._keys.reservation(reservation_id)
+        claimed, flat = await self._claim(
+            keys=[key], args=[digest, now_us, deadline_us, PENDING_KEEP_MS]
+        )
+        fields = dict(zip(flat[::2], flat[1::2], strict=True))
+        return _record(reservation_id, fields), bool(claimed)
+
+    async def get(self, reservation_id: str) -> ReservationRecord | None:
+        fields = await self._redis.hgetall(self._keys.reservation(reservation_id))
+        return _record(reservation_id, fields) if fields else None
+
+    async def answer(
+        self,
+        record: ReservationRecord,
+        outcome: Outcome,
+        answer: bytes,
+        expires_us: int,
+        keep_until_us: int,
+    ) -> None:
+        key = self._keys.reservation(record.reservation_id)
+        mapping = {
+            "s": RecordState.ANSWERED.value,
+            "o": outcome.value,
+            "b": answer,
+            "x": expires_us,
+        }
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping=mapping)  # type: ignore[arg-type]
+            pipe.pexpireat(key, keep_until_us // 1000)
+            await pipe.execute()
+
+    async def fail(self, record: ReservationRecord) -> None:
+        key = self._keys.reservation(record.reservation_id)
+        await self._redis.hset(key, "s", RecordState.FAILED.value)
+
+    async def next_extension(self, reservation_id: str) -> int:
+        key = self._keys.reservation(reservation_id)
+        return int(await self._redis.hincrby(key, "n", 1))
+
+    async def set_expiry(self, reservation_id: str, expires_us: int, keep_until_us: int) -> None:
+        key = self._keys.reservation(reservation_id)
+        await self._raise_expiry(keys=[key], args=[expires_us, keep_until_us // 1000])
+
+    async def mark_released(self, reservation_id: str) -> None:
+        await self._flag(keys=[self._keys.reservation(reservation_id)], args=["r"])
+
+    async def mark_expired(self, reservation_ids: Iterable[str]) -> None:
+        await asyncio.gather(
+            *(self._flag(keys=[self._keys.reservation(rid)], args=["e"]) for rid in reservation_ids)
+        )
+
+
+def _record(reservation_id: str, fields: dict[Any, Any]) -> ReservationRecord:
+    def text(name: str) -> str:
+        value = fields.get(name, "")
+        return value.decode() if isinstance(value, bytes) else str(value)
+
+    outcome = text("o")
+    return ReservationRecord(
+        reservation_id=reservation_id,
+        digest=text("d"),
+        state=RecordState(text("s")),
+        attempt=int(text("a") or 0),
+        deadline_us=int(text("dl") or 0),
+        outcome=Outcome(outcome) if outcome else None,
+        answer=text("b").encode(),
+        expires_us=int(text("x") or 0),
+        released=text("r") == "1",
+        expired=text("e") == "1",
+    )
+
+
+class RedisSweepLease:
+    """`SweepLease` on one Redis key: taken with SET NX PX, renewed by its holder only."""
+
+    def __init__(self, redis: Redis | RedisCluster, keys: Keys, ttl_ms: int = 1500) -> None:
+        self._key = keys.expiry_lease()
+        self._token = uuid.uuid4().hex
+        self._ttl_ms = ttl_ms
+        self._script = redis.register_script(_LEASE)
+
+    async def acquire(self) -> bool:
+        return bool(await self._script(keys=[self._key], args=[self._token, self._ttl_ms]))
