@@ -557,7 +557,7 @@ def expected_outcomes(
 def stock_of(snapshot: SkuSnapshot | None) -> dict[str, Stock] | None:
     if snapshot is None:
         return None
-    return {node: (s.on_hand, s.reserved, s.inbound) for node, s in snapshot.nodes.items()}
+    return {node: (s.on_hand, s.reserved, s.inbound, s.held) for node, s in snapshot.nodes.items()}
 
 
 def published_of(results: Iterable[ApplyResult]) -> dict[tuple[str, str], tuple[int, object]]:

@@ -27,7 +27,7 @@ from tests.unit.domain.reference import reference_fold
 
 pytestmark = [pytest.mark.kafka, pytest.mark.redis]
 
-Ledger = dict[str, dict[str, tuple[int, int, int]]]
+Ledger = dict[str, dict[str, tuple[int, int, int, int]]]
 
 
 async def read_ledger(store: RedisLedgerStore, skus: list[str]) -> Ledger:
@@ -35,7 +35,9 @@ async def read_ledger(store: RedisLedgerStore, skus: list[str]) -> Ledger:
     for sku in skus:
         snapshot = await store.snapshot(sku)
         if snapshot is not None:
-            out[sku] = {n: (s.on_hand, s.reserved, s.inbound) for n, s in snapshot.nodes.items()}
+            out[sku] = {
+                n: (s.on_hand, s.reserved, s.inbound, s.held) for n, s in snapshot.nodes.items()
+            }
     return out
 
 
@@ -43,7 +45,7 @@ def as_ledger(records: dict[tuple[str, str], dict[str, Any]]) -> Ledger:
     """Latest node records in the shape of `read_ledger`."""
     out: Ledger = {}
     for (sku, node), r in sorted(records.items()):
-        out.setdefault(sku, {})[node] = (r["on_hand"], r["reserved"], r["inbound"])
+        out.setdefault(sku, {})[node] = (r["on_hand"], r["reserved"], r["inbound"], r["held"])
     return out
 
 

@@ -25,7 +25,7 @@ from tests.integration.harness import Producer, WorkerProcess, World, read_to_en
 from tests.unit.domain.reference import Stock
 
 Ledger = dict[str, dict[str, Stock]]
-FIELDS = ("on_hand", "reserved", "inbound")
+FIELDS = ("on_hand", "reserved", "inbound", "held")
 OUTCOMES = ("applied", "duplicate", "redelivered", "rejected")
 
 
@@ -46,7 +46,7 @@ class LedgerProbe:
             snapshot = snapshot_from_hash(sku, flat(found))
             if snapshot is not None:
                 out[sku] = {
-                    n: (s.on_hand, s.reserved, s.inbound) for n, s in snapshot.nodes.items()
+                    n: (s.on_hand, s.reserved, s.inbound, s.held) for n, s in snapshot.nodes.items()
                 }
         return out
 
@@ -136,7 +136,7 @@ async def atp_report(world: World, expected: Ledger) -> AtpReport:
         highest[key] = max(highest.get(key, -1), record.version)
     published: Ledger = {}
     for _, _, record in last.values():
-        stock = (record.on_hand, record.reserved, record.inbound)
+        stock = (record.on_hand, record.reserved, record.inbound, record.held)
         published.setdefault(record.sku, {})[record.node_id] = stock
     regressed = [key for key, (_, _, rec) in last.items() if rec.version < highest[key]]
     examples = [

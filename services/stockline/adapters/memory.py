@@ -8,11 +8,14 @@ from dataclasses import dataclass, field
 
 from stockline.contracts.outbound import node_record_key
 from stockline.domain.effects import effects_of
+from stockline.domain.events import HoldPlaced, InventoryEvent
 from stockline.domain.ledger import (
+    NodeLedger,
     NodeStock,
     Outcome,
     SkuLedger,
     SkuTotals,
+    hold_node,
     next_version,
     sku_totals,
 )
@@ -23,6 +26,9 @@ from stockline.service_layer.ports import (
     ApplyResult,
     DeadLetter,
     Delivery,
+    DueHold,
+    HoldDecision,
+    HoldRequest,
     NodeState,
     NodeTerms,
     PlanMarks,
@@ -90,6 +96,7 @@ class MemoryLedgerStore:
         ledger = self.ledgers.setdefault(sku, SkuLedger(sku))
         shard = shard_of(sku, self.shards)
         before = ledger.stock()
+        published_before = set(self.published.get(sku, ()))
         touched: set[str] = set()
         again: set[str] = set()
         for index, delivery in group:
@@ -104,14 +111,14 @@ class MemoryLedgerStore:
             last = self.applied_offsets.get((shard, tp), -1)
             self.applied_offsets[shard, tp] = max(last, delivery.offset)
             result.outcomes[index] = ledger.apply(delivery.event)
-            if result.outcomes[index] is Outcome.APPLIED:
-                touched |= nodes
+            touched |= nodes  # a duplicate publishes a node a pre-applied decision moved
         after = ledger.stock()
         result.went_negative += sum(
             1
             for node in touched
             if after[node].on_hand < 0 <= (before[node].on_hand if node in before else 0)
         )
+        before = {n: stock for n, stock in before.items() if n in published_before}
         moved = self._moved(sku, before, after, touched, batch.terms)
         if moved:
             ledger.version = next_version(ledger.version, batch.now_us)
@@ -185,9 +192,44 @@ class MemoryLedgerStore:
 
     async def snapshot(self, sku: str) -> SkuSnapshot | None:
         ledger = self.ledgers.get(sku)
-        if ledger is None:
+        if ledger is None or not self.published.get(sku):
             return None
         return self._snapshot(ledger)
+
+    async def hold(self, sku: str, request: HoldRequest, now_us: int) -> HoldDecision:
+        ledger = self.ledgers.get(sku)
+        candidates = request.candidates
+        if ledger is not None and request.event_id in ledger.seen:
+            nodes = ledger.nodes
+            holding = (n for n in candidates if n in nodes and _holds(nodes[n], request))
+            return HoldDecision(_placed(sku, request, next(holding, None)), {}, replayed=True)
+        atp = self._atp(sku, candidates)
+        node = hold_node(candidates, atp, request.qty)
+        placed = _placed(sku, request, node)
+        if placed is not None:
+            self.ledgers.setdefault(sku, SkuLedger(sku)).apply(placed)
+        return HoldDecision(placed, atp)
+
+    def _atp(self, sku: str, nodes: Sequence[str]) -> dict[str, int]:
+        """Each node's ATP with the buffer its ATP was last published with (0 at a node
+        never published), as the hold decision sees it."""
+        published = self.published.get(sku, {})
+        stock = self.ledgers[sku].stock() if sku in self.ledgers else {}
+        return {n: stock[n].atp(published[n][1]) if n in published else 0 for n in nodes}
+
+    async def pre_apply(self, events: Sequence[InventoryEvent], now_us: int) -> list[Outcome]:
+        return [self.ledgers.setdefault(e.sku, SkuLedger(e.sku)).apply(e) for e in events]
+
+    async def due_holds(self, now_us: int, limit: int = 1000) -> list[DueHold]:
+        due = [
+            DueHold(sku, node_id, rid, hold.expires_us)
+            for sku, ledger in self.ledgers.items()
+            for node_id, node in ledger.nodes.items()
+            for rid, hold in node.holds.items()
+            if hold.open and hold.expires_us <= now_us
+        ]
+        due.sort(key=lambda d: (d.expires_us, d.sku, d.node_id, d.reservation_id))
+        return due[:limit]
 
     async def totals(self, sku: str) -> SkuTotals | None:
         return self.kept_totals.get(sku)
@@ -195,7 +237,9 @@ class MemoryLedgerStore:
     def _snapshot(self, ledger: SkuLedger) -> SkuSnapshot:
         reviews = dict(self.reviews.get(ledger.sku, {}))
         safety = dict(self.safety_stock.get(ledger.sku, {}))
-        stock, demand = ledger.stock(), ledger.demand()
+        published = self.published.get(ledger.sku, {})  # a node only pre-applied has none yet
+        stock = {n: units for n, units in ledger.stock().items() if n in published}
+        demand = ledger.demand()
         return SkuSnapshot(
             ledger.sku, ledger.version, stock, demand, reviews, safety, ledger.latest_us
         )
@@ -267,3 +311,24 @@ class StaticNetworkView:
 
     def channels_of(self, node_id: str) -> frozenset[str]:
         return self.channels.get(node_id, frozenset())
+
+
+def _holds(node: NodeLedger, request: HoldRequest) -> bool:
+    hold = node.holds.get(request.reservation_id)
+    return hold is not None and hold.open
+
+
+def _placed(sku: str, request: HoldRequest, node_id: str | None) -> HoldPlaced | None:
+    """The hold_placed event a decision at `node_id` becomes (None: refused)."""
+    if node_id is None:
+        return None
+    return HoldPlaced(
+        event_id=request.event_id,
+        occurred_us=request.occurred_us,
+        source=request.source,
+        node_id=node_id,
+        sku=sku,
+        qty=request.qty,
+        reservation_id=request.reservation_id,
+        expires_us=request.expires_us,
+    )

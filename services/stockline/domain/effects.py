@@ -1,12 +1,14 @@
 """What each event does to the ledgers of one SKU, as a few primitive effects.
 
-Every event type reduces to four kinds of effect, so the in-memory ledger and the Redis
-script implement four small rules instead of nine event types:
+Every event type reduces to five kinds of effect, so the in-memory ledger and the Redis
+script implement five small rules instead of twelve event types:
 
 - `Delta`: on_hand moves by `qty` at the time the event occurred (as-of cycle counts).
 - `Count`: on_hand is re-based to `counted_qty` as of `occurred_us`.
 - `LineChange`: an order line's placed/picked sums grow, or it is cancelled (final).
 - `SupplyChange`: an inbound supply (ASN or transfer) grows its expected or received sum.
+- `HoldChange`: a hold's placed sum grows, its expiry moves later, or it ends (released or
+  committed; final).
 
 and one that does not move stock:
 
@@ -26,6 +28,9 @@ from stockline.domain.events import (
     Adjustment,
     CycleCount,
     Event,
+    HoldExtended,
+    HoldPlaced,
+    HoldReleased,
     InboundExpected,
     LostSale,
     OrderCancelled,
@@ -69,13 +74,25 @@ class SupplyChange:
 
 
 @dataclass(frozen=True, slots=True)
+class HoldChange:
+    """A hold (reservation_id, node_id, sku): `placed` units more, an expiry of at least
+    `expires_us` (0: no news of it), or its end (released or committed)."""
+
+    node_id: str
+    reservation_id: str
+    placed: int = 0
+    expires_us: int = 0
+    ended: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Demand:
     node_id: str
     day: int
     units: int
 
 
-Effect = Delta | Count | LineChange | SupplyChange | Demand
+Effect = Delta | Count | LineChange | SupplyChange | HoldChange | Demand
 
 US_PER_DAY = 86_400_000_000
 
@@ -122,10 +139,11 @@ def _(event: CycleCount) -> tuple[Effect, ...]:
 
 @effects_of.register
 def _(event: OrderPlaced) -> tuple[Effect, ...]:
-    return (
-        LineChange(event.node_id, event.order_id, placed=event.qty),
-        Demand(event.node_id, day_of(event.occurred_us), event.qty),
-    )
+    line = LineChange(event.node_id, event.order_id, placed=event.qty)
+    demand = Demand(event.node_id, day_of(event.occurred_us), event.qty)
+    if event.reservation_id is None:
+        return line, demand
+    return line, demand, HoldChange(event.node_id, event.reservation_id, ended=True)
 
 
 @effects_of.register
@@ -164,3 +182,18 @@ def _(event: TransferReceived) -> tuple[Effect, ...]:
 @effects_of.register
 def _(event: LostSale) -> tuple[Effect, ...]:
     return (Demand(event.node_id, day_of(event.occurred_us), event.qty),)
+
+
+@effects_of.register
+def _(event: HoldPlaced) -> tuple[Effect, ...]:
+    return (HoldChange(event.node_id, event.reservation_id, event.qty, event.expires_us),)
+
+
+@effects_of.register
+def _(event: HoldExtended) -> tuple[Effect, ...]:
+    return (HoldChange(event.node_id, event.reservation_id, expires_us=event.expires_us),)
+
+
+@effects_of.register
+def _(event: HoldReleased) -> tuple[Effect, ...]:
+    return (HoldChange(event.node_id, event.reservation_id, ended=True),)

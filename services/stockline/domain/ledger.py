@@ -8,7 +8,7 @@ both to the same cases.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -17,6 +17,7 @@ from stockline.domain.effects import (
     Delta,
     Demand,
     Effect,
+    HoldChange,
     LineChange,
     SupplyChange,
     effects_of,
@@ -96,6 +97,26 @@ class OrderLine:
 
 
 @dataclass(slots=True)
+class Hold:
+    """A soft hold of a reservation at a node: `held(hold) = 0 if ended else placed`
+    (DESIGN.md section 3); `expires_us` is the latest expiry its events named. A release or
+    commit that arrives before the placement is remembered: the late hold holds nothing."""
+
+    placed: int = 0
+    expires_us: int = 0
+    ended: bool = False
+
+    @property
+    def held(self) -> int:
+        return 0 if self.ended else self.placed
+
+    @property
+    def open(self) -> bool:
+        """Holding units: its expiry must be watched."""
+        return self.held > 0
+
+
+@dataclass(slots=True)
 class Supply:
     expected: int = 0
     received: int = 0
@@ -114,6 +135,8 @@ class NodeLedger:
     deltas: dict[str, tuple[int, int]] = field(default_factory=dict)
     lines: dict[str, OrderLine] = field(default_factory=dict)
     supplies: dict[str, Supply] = field(default_factory=dict)
+    holds: dict[str, Hold] = field(default_factory=dict)
+    """Per reservation_id."""
     demand: dict[int, int] = field(default_factory=dict)
     """Units demanded per UTC day number."""
 
@@ -121,7 +144,8 @@ class NodeLedger:
     def stock(self) -> NodeStock:
         reserved = sum(line.reserved for line in self.lines.values())
         inbound = sum(supply.inbound for supply in self.supplies.values())
-        return NodeStock(self.on_hand, reserved, inbound)
+        held = sum(hold.held for hold in self.holds.values())
+        return NodeStock(self.on_hand, reserved, inbound, held)
 
     def add_delta(self, event_id: str, effect: Delta) -> None:
         if self.count is not None and effect.occurred_us <= self.count.occurred_us:
@@ -148,9 +172,21 @@ class NodeLedger:
         supply.expected += effect.expected
         supply.received += effect.received
 
+    def change_hold(self, effect: HoldChange) -> None:
+        hold = self.holds.setdefault(effect.reservation_id, Hold())
+        hold.placed += effect.placed
+        hold.expires_us = max(hold.expires_us, effect.expires_us)
+        hold.ended = hold.ended or effect.ended
+
     def forget_deltas_before(self, cutoff_us: int) -> None:
         """Drop deltas older than the retention window: no accepted count can precede them."""
         self.deltas = {k: v for k, v in self.deltas.items() if v[0] >= cutoff_us}
+
+
+def hold_node(candidates: Sequence[str], atp: Mapping[str, int], qty: int) -> str | None:
+    """Where a hold of `qty` goes (DESIGN.md section 6): the first candidate, in the caller's
+    order, whose ATP covers it; None when none does (a node absent from `atp` has none)."""
+    return next((node for node in candidates if atp.get(node, 0) >= qty), None)
 
 
 def next_version(version: int, batch_us: int) -> int:
@@ -193,6 +229,8 @@ class SkuLedger:
                 node.change_line(effect)
             case SupplyChange():
                 node.change_supply(effect)
+            case HoldChange():
+                node.change_hold(effect)
             case Demand():
                 node.demand[effect.day] = node.demand.get(effect.day, 0) + effect.units
 

@@ -14,6 +14,10 @@ from stockline.domain.events import (
     Adjustment,
     AdjustmentReason,
     CycleCount,
+    HoldExtended,
+    HoldPlaced,
+    HoldReleased,
+    HoldReleaseReason,
     InboundExpected,
     InventoryEvent,
     OrderCancelled,
@@ -87,9 +91,59 @@ def order_placed(
     t: int = 0,
     node: str = DC,
     sku: str = SKU,
+    reservation_id: str | None = None,
     event_id: str | None = None,
 ) -> OrderPlaced:
-    return OrderPlaced(**_meta(event_id, t, node, sku), qty=qty, order_id=order_id)
+    return OrderPlaced(
+        **_meta(event_id, t, node, sku), qty=qty, order_id=order_id, reservation_id=reservation_id
+    )
+
+
+def hold_placed(
+    qty: int,
+    reservation_id: str,
+    *,
+    expires: int = 900,
+    t: int = 0,
+    node: str = DC,
+    sku: str = SKU,
+    event_id: str | None = None,
+) -> HoldPlaced:
+    """A hold until `expires` seconds after T0."""
+    return HoldPlaced(
+        **_meta(event_id, t, node, sku),
+        qty=qty,
+        reservation_id=reservation_id,
+        expires_us=at(expires),
+    )
+
+
+def hold_extended(
+    reservation_id: str,
+    *,
+    expires: int,
+    t: int = 0,
+    node: str = DC,
+    sku: str = SKU,
+    event_id: str | None = None,
+) -> HoldExtended:
+    return HoldExtended(
+        **_meta(event_id, t, node, sku), reservation_id=reservation_id, expires_us=at(expires)
+    )
+
+
+def hold_released(
+    reservation_id: str,
+    reason: HoldReleaseReason = HoldReleaseReason.RELEASED,
+    *,
+    t: int = 0,
+    node: str = DC,
+    sku: str = SKU,
+    event_id: str | None = None,
+) -> HoldReleased:
+    return HoldReleased(
+        **_meta(event_id, t, node, sku), reservation_id=reservation_id, reason=reason
+    )
 
 
 def order_cancelled(
@@ -158,6 +212,7 @@ NODES = ("n1", "n2", "n3")
 SKUS = ("s1", "s2")
 ORDERS = ("o1", "o2")
 SUPPLY_IDS = ("x1", "x2")
+RESERVATIONS = ("r1", "r2")
 
 _nodes = st.sampled_from(NODES)
 _qty = st.integers(1, 6)
@@ -181,7 +236,32 @@ _on_hand_events: list[st.SearchStrategy[InventoryEvent]] = [
     ),
 ]
 _other_events: list[st.SearchStrategy[InventoryEvent]] = [
-    st.builds(OrderPlaced, **_common, qty=_qty, order_id=st.sampled_from(ORDERS)),
+    st.builds(
+        OrderPlaced,
+        **_common,
+        qty=_qty,
+        order_id=st.sampled_from(ORDERS),
+        reservation_id=st.none() | st.sampled_from(RESERVATIONS),
+    ),
+    st.builds(
+        HoldPlaced,
+        **_common,
+        qty=_qty,
+        reservation_id=st.sampled_from(RESERVATIONS),
+        expires_us=st.integers(T0, T0 + 6),
+    ),
+    st.builds(
+        HoldExtended,
+        **_common,
+        reservation_id=st.sampled_from(RESERVATIONS),
+        expires_us=st.integers(T0, T0 + 6),
+    ),
+    st.builds(
+        HoldReleased,
+        **_common,
+        reservation_id=st.sampled_from(RESERVATIONS),
+        reason=st.sampled_from(HoldReleaseReason),
+    ),
     st.builds(OrderCancelled, **_common, order_id=st.sampled_from(ORDERS)),
     st.builds(InboundExpected, **_common, qty=_qty, asn_id=st.sampled_from(SUPPLY_IDS)),
     st.builds(

@@ -14,6 +14,8 @@ from stockline.domain.events import (
     Adjustment,
     CycleCount,
     Event,
+    HoldPlaced,
+    HoldReleased,
     InboundExpected,
     OrderCancelled,
     OrderPlaced,
@@ -23,12 +25,12 @@ from stockline.domain.events import (
     TransferShipped,
 )
 
-Stock = tuple[int, int, int]
-"""(on_hand, reserved, inbound) of one (node, sku)."""
+Stock = tuple[int, int, int, int]
+"""(on_hand, reserved, inbound, held) of one (node, sku)."""
 
 
 def reference_fold(events: Iterable[Event]) -> dict[str, dict[str, Stock]]:
-    """sku -> node -> (on_hand, reserved, inbound) for the set of distinct events given."""
+    """sku -> node -> (on_hand, reserved, inbound, held) for the set of distinct events."""
     distinct: dict[str, Event] = {}
     for event in events:
         if distinct.setdefault(event.event_id, event) != event:
@@ -42,7 +44,12 @@ def reference_fold(events: Iterable[Event]) -> dict[str, dict[str, Stock]]:
 def _fold_sku(events: list[Event]) -> dict[str, Stock]:
     nodes = {node for event in events for node in _nodes_touched(event)}
     return {
-        node: (_on_hand(events, node), _reserved(events, node), _inbound(events, node))
+        node: (
+            _on_hand(events, node),
+            _reserved(events, node),
+            _inbound(events, node),
+            _held(events, node),
+        )
         for node in sorted(nodes)
     }
 
@@ -112,3 +119,18 @@ def _inbound(events: list[Event], node: str) -> int:
                 received["transfer", transfer_id] += qty
     supplies = set(expected) | set(received)
     return sum(max(0, expected[s] - received[s]) for s in supplies)
+
+
+def _held(events: list[Event], node: str) -> int:
+    """held(hold) = 0 if released or committed else placed_qty, per reservation at `node`."""
+    placed: dict[str, int] = defaultdict(int)
+    ended: set[str] = set()
+    for event in events:
+        if event.node_id != node:
+            continue
+        match event:
+            case HoldPlaced(reservation_id=rid, qty=qty):
+                placed[rid] += qty
+            case HoldReleased(reservation_id=rid) | OrderPlaced(reservation_id=str(rid)):
+                ended.add(rid)
+    return sum(qty for rid, qty in placed.items() if rid not in ended)

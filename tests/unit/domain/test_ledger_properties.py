@@ -18,7 +18,9 @@ PROPERTIES = settings(max_examples=200, deadline=None)
 
 def ledger_stock(ledgers: dict[str, SkuLedger]) -> dict[str, dict[str, Stock]]:
     return {
-        sku: {node: (s.on_hand, s.reserved, s.inbound) for node, s in ledger.stock().items()}
+        sku: {
+            node: (s.on_hand, s.reserved, s.inbound, s.held) for node, s in ledger.stock().items()
+        }
         for sku, ledger in sorted(ledgers.items())
     }
 

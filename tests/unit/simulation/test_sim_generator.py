@@ -91,7 +91,7 @@ def test_the_book_equals_the_reference_fold_of_the_events(example: Network) -> N
     folded = reference_fold(events)
     for node_id, sku in sim.book.touched:
         level = sim.book.level((node_id, sku))
-        assert folded[sku][node_id] == (level.on_hand, level.reserved, level.inbound)
+        assert folded[sku][node_id] == (level.on_hand, level.reserved, level.inbound, 0)
 
 
 def test_the_open_loop_stamps_real_time_never_in_the_future(small: Network) -> None:

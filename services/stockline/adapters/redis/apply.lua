@@ -5,7 +5,9 @@
 --
 -- KEYS[1] seen zset     "<sku>|<event_id>" -> applied at (us); trimmed to the retention window
 -- KEYS[2] offsets hash  "<topic>|<partition>" -> last offset applied to this shard from there
--- KEYS[3..] per SKU its ledger hash and demand hash, and the deltas zsets, order lines
+-- KEYS[3] holds zset    "<sku>|<node>|<reservation_id>" -> expires_at (us): the shard's open
+--           holds (holding units), for the expiry sweep
+-- KEYS[4..] per SKU its ledger hash and demand hash, and the deltas zsets, order lines
 --           and supplies the effects name by index. Ledger hash fields: v (version); t the
 --           totals "<network>|<channel>=<atp>,..." (sums of the nodes' published ATP, kept
 --           as they change); per node one field "<node>|" packed as
@@ -14,10 +16,15 @@
 --           comma-separated: those its ATP is counted in, count_us and count_id the latest
 --           count, trim_day the UTC day its deltas were last trimmed; empty when unknown);
 --           planning adds <node>|rd review day, |cv covered, |gv given, |ss safety stock.
---           Lines and supplies are strings "<a>|<b>|<c>", expiring once they hold nothing.
+--           Lines, supplies and holds are strings "<a>|<b>|<c>", expiring once they hold
+--           nothing.
 -- ARGV: now_us, retention_us, demand_days, flags ('f': reply each changed SKU's full
 --   snapshot, for planning; 'd': and its demand buckets; 'a': reply every node an applied
---   event touched, changed or not, and the totals: a replay after Redis lost writes),
+--   event touched, changed or not, and the totals: a replay after Redis lost writes;
+--   'p': pre-apply events the reservation API decided: no offsets, nothing published (the
+--   version, totals and each node's published ATP stay), terms may be empty; 'h': a hold
+--   decision, 'p' for one SKU with one event whose effects are one H per candidate node in
+--   order: only the first whose ATP covers its placed units is applied),
 --   and a MessagePack array of SKUs,
 --   each [sku, ledger_index, demand_index, terms, events]: terms
 --   [[node_id, buffer, [channel, ...]], ...] for every node the events touch, events
@@ -27,6 +34,7 @@
 --     L line   (a = placed, b = picked, c = 1 if cancelled)
 --     S supply (a = expected, b = received)
 --     Q demand (a = UTC day number, b = units)
+--     H hold   (a = placed, b = expires_us, c = 1 if ended; a seventh entry: reservation_id)
 -- Returns per SKU {version, outcomes, went_negative, rows, totals, full, demand, latest}:
 -- latest the latest occurred_us of any event applied to the SKU; outcomes
 -- one letter per event (a applied, d duplicate event_id, r redelivered offset); rows eight
@@ -35,8 +43,12 @@
 -- {'n', network, channel, atp, ...} when they changed (or on redelivery), else empty; with
 -- 'f' and a change, full has nine entries per node (node_id, on_hand, reserved, held,
 -- inbound, then rd, cv, gv, ss, each -1 unset) and with 'd' demand node, day, units.
+-- With 'h' two more entries: the node held at ('' when refused; on a duplicate, the
+-- candidate that holds for the reservation, if any) and each candidate's ATP before.
+-- A duplicate event's nodes count as touched: a node whose values differ
+-- from what was last published (a pre-applied decision) is published then.
 
-local seen, offsets = KEYS[1], KEYS[2]
+local seen, offsets, holds = KEYS[1], KEYS[2], KEYS[3]
 
 local function fail(msg)
   return redis.error_reply('stockline apply: ' .. msg)
@@ -50,10 +62,10 @@ end
 
 local function key_at(i)
   local n = int(i)
-  return n and n > 2 and KEYS[n] or nil
+  return n and n > 3 and KEYS[n] or nil
 end
 
-local KINDS = {D = true, C = true, L = true, S = true, Q = true}
+local KINDS = {D = true, C = true, L = true, S = true, Q = true, H = true}
 
 -- An effect stays the array it came as: {kind, node_id, key, a, b, c}, its key index
 -- replaced by the key name.
@@ -61,6 +73,7 @@ local function parse_effect(x)
   if type(x) ~= 'table' or not KINDS[x[1]] or type(x[2]) ~= 'string' then return false end
   local key = key_at(x[3])
   if not (key and int(x[4]) and int(x[5]) and int(x[6])) then return false end
+  if x[1] == 'H' and type(x[7]) ~= 'string' then return false end
   x[3] = key
   return true
 end
@@ -89,29 +102,37 @@ local function parse_terms(x)
   return terms
 end
 
-local function parse_sku(x)
-  if type(x) ~= 'table' or type(x[1]) ~= 'string' or type(x[5]) ~= 'table' then return nil end
-  local sku = {sku = x[1], ledger = key_at(x[2]), demand = key_at(x[3]),
-               terms = parse_terms(x[4]), events = {}}
-  if not (sku.ledger and sku.demand and sku.terms) then return nil end
-  for e, raw in ipairs(x[5]) do
-    sku.events[e] = parse_event(raw)
-    if not sku.events[e] then return nil end
-    for _, fx in ipairs(sku.events[e].effects) do
-      if not sku.terms[fx[2]] then return nil end
-    end
-  end
-  return sku
-end
-
 -- Parse and validate everything first.
 local now, retention, demand_days = int(ARGV[1]), int(ARGV[2]), int(ARGV[3])
 local flags = ARGV[4] or ''
 if not (now and retention and demand_days) then return fail('bad header') end
 local with_full, with_demand = string.find(flags, 'f', 1, true), string.find(flags, 'd', 1, true)
 local republish = string.find(flags, 'a', 1, true)
+local decide = string.find(flags, 'h', 1, true)
+local pre = decide or string.find(flags, 'p', 1, true)
+
+local function parse_sku(x)
+  if type(x) ~= 'table' or type(x[1]) ~= 'string' or type(x[5]) ~= 'table' then return nil end
+  local sku = {sku = x[1], ledger = key_at(x[2]), demand = key_at(x[3]),
+               terms = parse_terms(x[4]), events = {}, nodes = {}}
+  if not (sku.ledger and sku.demand and sku.terms) then return nil end
+  for node, _ in pairs(sku.terms) do sku.nodes[node] = true end
+  for e, raw in ipairs(x[5]) do
+    sku.events[e] = parse_event(raw)
+    if not sku.events[e] then return nil end
+    for _, fx in ipairs(sku.events[e].effects) do
+      if not (pre or sku.terms[fx[2]]) then return nil end
+      if decide and fx[1] ~= 'H' then return nil end
+      sku.nodes[fx[2]] = true
+    end
+  end
+  if decide and #sku.events ~= 1 then return nil end
+  return sku
+end
+
 local ok, batch = pcall(cmsgpack.unpack, ARGV[5] or '')
 if not ok or type(batch) ~= 'table' then return fail('bad payload') end
+if decide and #batch ~= 1 then return fail('a hold decision is one SKU') end
 local skus = {}
 for i, raw in ipairs(batch) do
   skus[i] = parse_sku(raw)
@@ -154,7 +175,7 @@ for _, sku in ipairs(skus) do
   for _, ev in ipairs(sku.events) do
     ev.member = sku.sku .. '|' .. ev.id
     members[#members + 1] = ev.member
-    if not tps[ev.tp] then tps[ev.tp] = true; tp_list[#tp_list + 1] = ev.tp end
+    if not (pre or tps[ev.tp]) then tps[ev.tp] = true; tp_list[#tp_list + 1] = ev.tp end
   end
 end
 local applied_before = {}
@@ -177,7 +198,7 @@ local PACKED = '^(-?%d+)|(-?%d+)|(-?%d+)|(-?%d+)|(-?%d*)|(-?%d*)|(-?%d*)|(-?%d*)
 -- Every node this SKU's events touch, read in one HMGET with the version and the totals.
 local function load_nodes(sku)
   local fields, order = {'v', 't', 'e'}, {}
-  for node, _ in pairs(sku.terms) do order[#order + 1] = node; fields[#fields + 1] = node .. '|' end
+  for node, _ in pairs(sku.nodes) do order[#order + 1] = node; fields[#fields + 1] = node .. '|' end
   local v = chunked('HMGET', sku.ledger, fields, 1)
   local nodes = {}
   for k, node in ipairs(order) do
@@ -246,6 +267,35 @@ local function demand(key, fx)
   end
 end
 
+-- A hold: the placed sum, the latest expiry named, and whether it ended (released or
+-- committed: final). Listed in the shard's holds zset while it holds units.
+local function held(placed, ended)
+  if ended then return 0 end
+  return placed
+end
+
+local function hold(s, sku, fx)
+  local key = fx[3]
+  local v = redis.call('GET', key)
+  local op, oe, oend = 0, 0, false
+  if v then
+    local x, y, z = string.match(v, '^(-?%d+)|(-?%d+)|(%d)$')
+    op, oe, oend = tonumber(x), tonumber(y), z == '1'
+  end
+  local np, ne, nend = op + fx[4], math.max(oe, fx[5]), oend or fx[6] == 1
+  local new = held(np, nend)
+  local text = fmt(np) .. '|' .. fmt(ne) .. '|' .. (nend and '1' or '0')
+  local member = sku .. '|' .. fx[2] .. '|' .. fx[7]
+  if new == 0 then
+    redis.call('SET', key, text, 'EX', retention_s)
+    redis.call('ZREM', holds, member)
+  else
+    redis.call('SET', key, text)
+    redis.call('ZADD', holds, fmt(ne), member)
+  end
+  s.hd = s.hd + new - held(op, oend)
+end
+
 local function reserved(placed, picked, cancelled)
   if cancelled then return 0 end
   return math.max(0, placed - picked)
@@ -263,6 +313,7 @@ local function apply_event(sku, nodes, ev)
     elseif kind == 'C' then count(s, fx, ev.id)
     elseif kind == 'L' then s.rs = s.rs + tally(fx[3], fx[4], fx[5], fx[6], reserved)
     elseif kind == 'Q' then demand(sku.demand, fx)
+    elseif kind == 'H' then hold(s, sku.sku, fx)
     else s.ib = s.ib + tally(fx[3], fx[4], fx[5], fx[6], inbound) end
   end
 end
@@ -270,29 +321,71 @@ end
 -- The events in order: an offset the shard had applied before this call (or that came
 -- twice in it), or an applied event_id, changes nothing.
 local new_members, in_call = {}, {}
+
+local function node_atp(s)
+  if not s.exists then return 0 end
+  return math.max(0, s.oh - s.rs - s.hd - (s.bf or 0))
+end
+
+-- A hold decision: the first candidate whose ATP (with the buffer last published) covers
+-- the placed units keeps its effect; the others are dropped. Returns the node and every
+-- candidate's ATP.
+local function decide_hold(ev, nodes)
+  local atps, chosen = {}, nil
+  for k, fx in ipairs(ev.effects) do
+    atps[k] = node_atp(nodes[fx[2]])
+    if not chosen and atps[k] >= fx[4] then chosen = fx end
+  end
+  ev.effects = {chosen}
+  return chosen and chosen[2] or '', atps
+end
+
+-- On a duplicate decision: the candidate whose hold of the reservation holds units.
+local function holding(ev)
+  for _, fx in ipairs(ev.effects) do
+    local v = redis.call('GET', fx[3])
+    if v then
+      local placed, ended = string.match(v, '^(-?%d+)|%-?%d+|(%d)$')
+      if tonumber(placed) > 0 and ended == '0' then return fx[2] end
+    end
+  end
+  return ''
+end
+
 local function apply_events(sku, nodes, latest)
-  local outcomes, again = {}, {}
+  local outcomes, again, decided = {}, {}, nil
   for e, ev in ipairs(sku.events) do
     local at = ev.tp .. '#' .. fmt(ev.offset)
-    if ev.offset <= tp_start[ev.tp] or in_call[at] then
+    if not pre and (ev.offset <= tp_start[ev.tp] or in_call[at]) then
       outcomes[e] = 'r'
       for _, fx in ipairs(ev.effects) do again[fx[2]] = true end
     else
-      in_call[at] = true
-      if ev.offset > tp_offsets[ev.tp] then tp_offsets[ev.tp] = ev.offset end
+      if not pre then
+        in_call[at] = true
+        if ev.offset > tp_offsets[ev.tp] then tp_offsets[ev.tp] = ev.offset end
+      end
       if applied_before[ev.member] then
         outcomes[e] = 'd'
+        if decide then decided = {holding(ev), {}} end
+        for _, fx in ipairs(ev.effects) do nodes[fx[2]].touched = true end
       else
+        local refused = false
+        if decide then
+          local node, atps = decide_hold(ev, nodes)
+          decided, refused = {node, atps}, node == ''
+        end
         outcomes[e] = 'a'
-        applied_before[ev.member] = true
-        new_members[#new_members + 1] = fmt(now)
-        new_members[#new_members + 1] = ev.member
-        if ev.occurred > latest then latest = ev.occurred end
-        apply_event(sku, nodes, ev)
+        if not refused then -- a refused decision changes nothing, nor is it remembered
+          applied_before[ev.member] = true
+          new_members[#new_members + 1] = fmt(now)
+          new_members[#new_members + 1] = ev.member
+          if ev.occurred > latest then latest = ev.occurred end
+          apply_event(sku, nodes, ev)
+        end
       end
     end
   end
-  return table.concat(outcomes), again, latest
+  return table.concat(outcomes), again, latest, decided
 end
 
 -- The totals move by each node's ATP change, on the channels it serves (a node whose
@@ -383,12 +476,36 @@ local function demand_buckets(key)
   return out
 end
 
+local function opt(n) return n and fmt(n) or '' end
+
+-- atp and buffer nil: none published yet
 local function pack(s, atp, buffer, channels)
-  return string.format('%d|%d|%d|%d|%d|%d|%s|%d|%s|%s', s.oh, s.rs, s.hd, s.ib, atp, buffer,
-    s.cu and string.format('%d', s.cu) or '', s.td, channels, s.ci or '')
+  return string.format('%d|%d|%d|%d|%s|%s|%s|%d|%s|%s', s.oh, s.rs, s.hd, s.ib, opt(atp),
+    opt(buffer), opt(s.cu), s.td, channels, s.ci or '')
+end
+
+-- Pre-applied events: the stored buckets move, what was published stays (the worker's
+-- apply of the same events, duplicates then, publishes). A node without a ledger gets
+-- none here: its first published record makes it.
+local function pre_apply_sku(sku)
+  local version, nodes, _, latest0 = load_nodes(sku)
+  local outcomes, _, latest, decided = apply_events(sku, nodes, latest0)
+  local write, known = {}, false
+  for node, s in pairs(nodes) do
+    known = known or s.exists
+    if s.exists and (s.oh ~= s.oh0 or s.rs ~= s.rs0 or s.hd ~= s.hd0 or s.ib ~= s.ib0 or s.dirty) then
+      write[#write + 1] = node .. '|'; write[#write + 1] = pack(s, s.at, s.bf, s.ch)
+    end
+  end
+  if known and latest ~= latest0 then write[#write + 1] = 'e'; write[#write + 1] = fmt(latest) end
+  if #write > 0 then chunked('HSET', sku.ledger, write, 2) end
+  local reply = {version, outcomes, 0, {}, {}, {}, {}, latest}
+  if decided then reply[9] = decided[1]; reply[10] = decided[2] end
+  return reply
 end
 
 local function apply_sku(sku)
+  if pre then return pre_apply_sku(sku) end
   local version, nodes, packed_totals, latest0 = load_nodes(sku)
   local outcomes, again, latest = apply_events(sku, nodes, latest0)
   local rows, moves, write, went_negative, changed = {}, {}, {}, 0, false

@@ -3,7 +3,7 @@ argument protocol is documented at the top of apply.lua)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import msgpack
 
@@ -13,11 +13,12 @@ from stockline.domain.effects import (
     Delta,
     Demand,
     Effect,
+    HoldChange,
     LineChange,
     SupplyChange,
     effects_of,
 )
-from stockline.service_layer.ports import Delivery, NodeTerms
+from stockline.service_layer.ports import Delivery, HoldRequest, NodeTerms
 
 Group = tuple[str, list[tuple[int, Delivery]]]
 """A SKU and its deliveries in arrival order, with their indexes in the batch."""
@@ -37,8 +38,27 @@ class CallEncoder:
         self, shard: int, groups: list[Group], now_us: int, terms: NodeTerms, flags: str
     ) -> Call:
         """One call for the SKUs of `shard` (the caller grouped them)."""
+        names, key_index = self._names(shard)
+        skus = [self._sku(sku, group, terms, key_index) for sku, group in groups]
+        return names, self._args(now_us, flags, skus)
+
+    def encode_hold(self, shard: int, sku: str, request: HoldRequest, now_us: int) -> Call:
+        """A hold decision (flag 'h'): one event, one hold effect per candidate in order."""
+        names, key_index = self._names(shard)
+        keys = self._keys.of_sku(sku)
+        rid, qty, expires = request.reservation_id, request.qty, request.expires_us
+        effects = [
+            _effect_args(keys, HoldChange(node, rid, qty, expires), key_index)
+            for node in request.candidates
+        ]
+        event = [request.event_id, "-|0", 0, request.occurred_us, effects]
+        indexes = [key_index(keys.ledger), key_index(keys.demand)]
+        return names, self._args(now_us, "h", [[sku, *indexes, [], [event]]])
+
+    def _names(self, shard: int) -> tuple[list[str], Callable[[str], int]]:
+        """The shard's own keys, and a function that lists a key once and gives its index."""
         k = self._keys
-        names = [k.seen(shard), k.offsets(shard)]
+        names = [k.seen(shard), k.offsets(shard), k.holds(shard)]
         index: dict[str, int] = {}
 
         def key_index(key: str) -> int:
@@ -48,10 +68,12 @@ class CallEncoder:
                 found = index[key] = len(names)  # Lua's KEYS is 1-based
             return found
 
-        skus = [self._sku(sku, group, terms, key_index) for sku, group in groups]
+        return names, key_index
+
+    def _args(self, now_us: int, flags: str, skus: Sequence[object]) -> list[str | int | bytes]:
         # one packed argument: redis-py encodes each argument in Python, msgpack in C
         payload: bytes = msgpack.packb(skus)
-        return names, [now_us, self._retention_us, self._demand_days, flags, payload]
+        return [now_us, self._retention_us, self._demand_days, flags, payload]
 
     def _sku(
         self,
@@ -79,6 +101,7 @@ class CallEncoder:
 
 
 def _effect_args(keys: SkuKeys, effect: Effect, key_index: Callable[[str], int]) -> list[str | int]:
+    """[kind, node_id, key index, a, b, c] (a hold adds its reservation_id)."""
     node = effect.node_id
     match effect:
         case Delta(occurred_us=at, qty=qty):
@@ -91,6 +114,9 @@ def _effect_args(keys: SkuKeys, effect: Effect, key_index: Callable[[str], int])
         case SupplyChange(supply_id=supply_id, expected=expected, received=received):
             key = key_index(keys.supply(node, supply_id))
             return ["S", node, key, expected, received, 0]
+        case HoldChange(reservation_id=rid, placed=placed, expires_us=expires, ended=ended):
+            key = key_index(keys.hold(node, rid))
+            return ["H", node, key, placed, expires, int(ended), rid]
         case Demand(day=day, units=units):
             return ["Q", node, key_index(keys.demand), day, units, 0]
     raise TypeError(f"unknown effect {effect!r}")

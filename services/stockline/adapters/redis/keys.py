@@ -5,8 +5,8 @@ hash of the SKU (CRC-32 modulo the shard count, DESIGN.md section 8): all keys o
 and of every SKU in the same shard, share one Redis Cluster slot, so one script call can
 apply several SKUs. Changing the shard count moves SKUs between shards: it needs
 `stockline rebuild`. SKU and node ids cannot contain braces, `|` or `/` (DESIGN.md section
-2), so the tag is unambiguous, and so is a `|` after an id: order, ASN and transfer ids are
-free text.
+2), so the tag is unambiguous, and so is a `|` after an id: order, ASN, transfer and
+reservation ids are free text.
 """
 
 from __future__ import annotations
@@ -42,6 +42,11 @@ class Keys:
         """Hash: per topic-partition, the last offset applied to the shard from there."""
         return f"{self.prefix}:{{{shard}}}:offsets"
 
+    def holds(self, shard: int) -> str:
+        """Sorted set: the shard's open holds (holding units), `<sku>|<node>|<reservation_id>`
+        scored by their expiry (µs), for the expiry sweep."""
+        return f"{self.prefix}:{{{shard}}}:holds"
+
     def of_sku(self, sku: str) -> SkuKeys:
         """The key builders of one SKU, its shard computed once."""
         return SkuKeys(self.tag(sku), sku)
@@ -64,6 +69,9 @@ class Keys:
 
     def supply(self, sku: str, node_id: str, supply_id: str) -> str:
         return self.of_sku(sku).supply(node_id, supply_id)
+
+    def hold(self, sku: str, node_id: str, reservation_id: str) -> str:
+        return self.of_sku(sku).hold(node_id, reservation_id)
 
     def node_skus(self, node_id: str) -> str:
         """Sorted set (all scores 0, so ordered by SKU): every SKU with a ledger at the node."""
@@ -115,3 +123,7 @@ class SkuKeys:
     def supply(self, node_id: str, supply_id: str) -> str:
         """String `expected|received|0`: one inbound supply's (ASN or transfer) sums."""
         return f"{self.tag}:s:{self.sku}|{node_id}|{supply_id}"
+
+    def hold(self, node_id: str, reservation_id: str) -> str:
+        """String `placed|expires_us|ended`: one hold's placed sum, latest expiry and end."""
+        return f"{self.tag}:h:{self.sku}|{node_id}|{reservation_id}"

@@ -23,11 +23,15 @@ from stockline.adapters.redis.replies import (
     totals_from_packed,
 )
 from stockline.adapters.redis.transport import Command, transport_for
+from stockline.domain.events import HoldPlaced, InventoryEvent
 from stockline.domain.ledger import Outcome, SkuTotals
 from stockline.service_layer.ports import (
     NO_TERMS,
     ApplyResult,
     Delivery,
+    DueHold,
+    HoldDecision,
+    HoldRequest,
     LedgerRolledBack,
     NodeTerms,
     PlanMarks,
@@ -221,6 +225,71 @@ class RedisLedgerStore:
         (stored,) = await self._round_trip([("HGET", self._keys.ledger(sku), "t")])
         return totals_from_packed(stored)
 
+    async def hold(self, sku: str, request: HoldRequest, now_us: int) -> HoldDecision:
+        """One script call (flag 'h') on the SKU's shard."""
+        call = self._encoder.encode_hold(self._keys.shard(sku), sku, request, now_us)
+        (reply,) = await self._run(self._apply_src, [call])
+        (answer,) = reply
+        letters, node, atps = text(answer[1]), text(answer[8]), answer[9]
+        atp = {n: int(units) for n, units in zip(request.candidates, atps, strict=False)}
+        placed = None
+        if node:
+            placed = HoldPlaced(
+                event_id=request.event_id,
+                occurred_us=request.occurred_us,
+                source=request.source,
+                node_id=node,
+                sku=sku,
+                qty=request.qty,
+                reservation_id=request.reservation_id,
+                expires_us=request.expires_us,
+            )
+        return HoldDecision(placed, atp, replayed=letters == "d")
+
+    async def pre_apply(self, events: Sequence[InventoryEvent], now_us: int) -> list[Outcome]:
+        """One script call (flag 'p') per shard, in one round trip."""
+        deliveries = [Delivery(event, "-", 0, 0) for event in events]
+        by_shard: dict[int, list[Group]] = {}
+        for sku, group in group_by_sku(deliveries):
+            by_shard.setdefault(self._keys.shard(sku), []).append((sku, group))
+        calls = [
+            self._encoder.encode(shard, groups, now_us, NO_TERMS, "p")
+            for shard, groups in by_shard.items()
+        ]
+        outcomes = [Outcome.APPLIED] * len(deliveries)
+        replies = await self._run(self._apply_src, calls)
+        for groups, reply in zip(by_shard.values(), replies, strict=True):
+            for (_, group), answer in zip(groups, reply, strict=True):
+                for (index, _), letter in zip(group, text(answer[1]), strict=True):
+                    outcomes[index] = _OUTCOMES[letter]
+        return outcomes
+
+    async def due_holds(self, now_us: int, limit: int = 1000) -> list[DueHold]:
+        """Every shard's holds zset read up to `now_us`, in one round trip."""
+        commands: list[Command] = [
+            (
+                "ZRANGE",
+                self._keys.holds(shard),
+                "-inf",
+                now_us,
+                "BYSCORE",
+                "LIMIT",
+                0,
+                limit,
+                "WITHSCORES",
+            )
+            for shard in range(self._keys.shards)
+        ]
+        due: list[DueHold] = []
+        for reply in await self._round_trip(commands):
+            if isinstance(reply, ResponseError):
+                raise reply
+            for member, score in _scored(reply):
+                sku, node, rid = member.split("|", 2)
+                due.append(DueHold(sku, node, rid, score))
+        due.sort(key=lambda d: (d.expires_us, d.sku, d.node_id, d.reservation_id))
+        return due[:limit]
+
     async def _run(
         self,
         src: str,
@@ -332,6 +401,15 @@ def _highest(groups: list[Group]) -> dict[str, int]:
             if d.offset > out.get(field, -1):
                 out[field] = d.offset
     return out
+
+
+def _scored(reply: Any) -> list[tuple[str, int]]:
+    """A sorted set read WITHSCORES, as (member, integer score), whether the client gave
+    pairs or a flat list."""
+    items = list(reply)
+    if items and isinstance(items[0], list | tuple):
+        return [(text(member), int(float(score))) for member, score in items]
+    return [(member, int(float(score))) for member, score in pairs(items)]
 
 
 def _partition(field: str) -> TopicPartition:
