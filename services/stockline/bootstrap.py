@@ -25,6 +25,10 @@ from stockline.settings import Settings
 
 if TYPE_CHECKING:
     from stockline.adapters.http.app import ReadApi
+    from stockline.adapters.http.metrics import HttpMetrics
+    from stockline.adapters.kafka.holds import KafkaHoldLog
+    from stockline.service_layer.expiry import HoldExpiry
+    from stockline.service_layer.reservations import Reservations
 
 
 @dataclass
@@ -133,16 +137,30 @@ def api_tokens(settings: Settings) -> list[str]:
 
 
 def build_api(settings: Settings) -> ReadApi:
-    """Wire the read API: Redis reader, network view, availability queries, the ASGI app.
-    Channels and fixed safety stock come from the network file, a demand-driven safety
-    stock from what the workers stored with the ledger."""
+    """Wire the API: Redis reader, network view, availability queries; the reservation use
+    cases on the Redis ledger, records in Redis and the hold log on Kafka; the expiry
+    sweep; the ASGI app. Channels and fixed safety stock come from the network file, a
+    demand-driven safety stock from what the workers stored with the ledger."""
+    from stockline.adapters.http.app import TaskRunner
     from stockline.adapters.http.app import create_app as create_api
+    from stockline.adapters.http.metrics import HttpMetrics
     from stockline.service_layer.availability import Availability
 
+    if settings.reservations_topic not in settings.input_topics:
+        raise ValueError(
+            f"STOCKLINE_RESERVATIONS_TOPIC={settings.reservations_topic} is not among "
+            "STOCKLINE_INPUT_TOPICS: the workers would never apply the API's holds"
+        )
     redis = redis_client(settings)
     reader = RedisLedgerReader(redis, keys=keys(settings))
+    metrics = HttpMetrics()
+    reservations, expiry, hold_log = reservation_services(settings, redis, metrics)
     return create_api(
         Availability(reader, planner(settings).view),
+        metrics=metrics,
+        reservations=reservations,
+        allow_anonymous_writes=settings.api_allow_anonymous_writes,
+        background=[hold_log, TaskRunner(expiry.run, "hold-expiry")],
         tokens=api_tokens(settings),
         max_body_bytes=settings.api_max_body_bytes,
         batch_max=settings.api_batch_max,
@@ -151,6 +169,34 @@ def build_api(settings: Settings) -> ReadApi:
         read_cache_skus=settings.api_read_cache_skus,
         on_shutdown=redis.aclose,
     )
+
+
+def reservation_services(
+    settings: Settings, redis: Redis | RedisCluster, metrics: HttpMetrics
+) -> tuple[Reservations, HoldExpiry, KafkaHoldLog]:
+    """The reservation use cases and the expiry sweep, over the Redis ledger, reservation
+    records in Redis and the hold log on Kafka (the log is started with the app)."""
+    from stockline.adapters.kafka.holds import KafkaHoldLog
+    from stockline.adapters.redis.reservations import RedisReservationRecords, RedisSweepLease
+    from stockline.service_layer.expiry import HoldExpiry
+    from stockline.service_layer.reservations import Reservations
+
+    layout = keys(settings)
+    store = RedisLedgerStore(redis, keys=layout, retention_us=settings.retention_us)
+    records = RedisReservationRecords(redis, layout)
+    hold_log = KafkaHoldLog(
+        settings, settings.reservations_topic, timeout_s=settings.api_publish_timeout_s
+    )
+    reservations = Reservations(store, hold_log, records, on_outcome=metrics.reservation)
+    expiry = HoldExpiry(
+        store,
+        hold_log,
+        records,
+        RedisSweepLease(redis, layout),
+        on_sweep=metrics.swept,
+        interval_s=settings.api_expiry_interval_s,
+    )
+    return reservations, expiry, hold_log
 
 
 def api_from_env() -> ReadApi:
