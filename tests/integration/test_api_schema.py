@@ -1,4 +1,4 @@
-"""schemathesis against the live read API on the real Redis: every operation of the
+"""schemathesis against the live API on the real Redis: every operation of the
 checked-in OpenAPI document (schemas/openapi.json, kept equal to the served one by
 test_openapi_document), all checks; no 5xx, no response outside the schema."""
 
@@ -17,12 +17,15 @@ from redis.asyncio import Redis
 from stockline.adapters.http.app import create_app
 from stockline.adapters.http.openapi import OPENAPI_PATH
 from stockline.adapters.memory import StaticNetworkView
+from stockline.adapters.memory_reservations import ListHoldLog
 from stockline.adapters.redis.keys import Keys
 from stockline.adapters.redis.reader import RedisLedgerReader
+from stockline.adapters.redis.reservations import RedisReservationRecords
 from stockline.adapters.redis.store import RedisLedgerStore
 from stockline.domain.events import InventoryEvent, OrderPlaced, Receipt
 from stockline.service_layer.availability import Availability
 from stockline.service_layer.ports import Delivery
+from stockline.service_layer.reservations import Reservations
 from tests.conftest import Stack
 from tests.integration.live_api import serve
 
@@ -72,7 +75,11 @@ def live_url(stack: Stack) -> Iterator[str]:
     asyncio.run(_seed(stack.redis_url, keys))
     redis = Redis.from_url(stack.redis_url, decode_responses=True)
     availability = Availability(RedisLedgerReader(redis, keys=keys), NETWORK)
-    app = create_app(availability, tokens=[TOKEN], on_shutdown=redis.aclose)
+    store = RedisLedgerStore(redis, keys=keys, retention_us=7 * 86_400 * 10**6)
+    reservations = Reservations(store, ListHoldLog(), RedisReservationRecords(redis, keys))
+    app = create_app(
+        availability, tokens=[TOKEN], on_shutdown=redis.aclose, reservations=reservations
+    )
     try:
         with serve(app) as url:
             yield url

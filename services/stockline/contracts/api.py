@@ -6,7 +6,7 @@ so a storefront parses one shape whichever way it reads ATP.
 
 from __future__ import annotations
 
-from typing import Annotated, Final, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -93,16 +93,36 @@ ReservationId = Annotated[
 TtlSeconds = Annotated[int, Field(ge=1, le=MAX_TTL_S, description="seconds the holds last")]
 
 
+def _one_place_schema(schema: dict[str, Any]) -> None:
+    """`node_id` and `nodes` as the strings they are when given, and exactly one given."""
+    properties = schema["properties"]
+    for name in ("node_id", "nodes"):
+        variants = properties[name].pop("anyOf")
+        properties[name].pop("default", None)
+        properties[name].update(next(v for v in variants if v.get("type") != "null"))
+    schema["oneOf"] = [{"required": ["node_id"]}, {"required": ["nodes"]}]
+
+
 class ReservationLine(BaseModel):
     """One line: `qty` of `sku` at `node_id`, or at the first of `nodes` (candidates in
-    order of preference) whose ATP covers it. Exactly one of the two."""
+    order of preference) whose ATP covers it. Exactly one of the two. Two lines of one SKU
+    held at one node are one hold of their sum (a hold is per reservation, node and SKU)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_one_place_schema)
 
     sku: Code
     qty: int = Field(ge=1, le=MAX_HOLD_QTY)
     node_id: Code | None = None
-    nodes: list[Code] | None = Field(None, min_length=1, max_length=CANDIDATES_LIMIT)
+    nodes: list[Code] | None = Field(
+        None, min_length=1, max_length=CANDIDATES_LIMIT, json_schema_extra={"uniqueItems": True}
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nulls(cls, data: Any) -> Any:
+        if isinstance(data, dict) and any(data.get(k, 0) is None for k in ("node_id", "nodes")):
+            raise ValueError("node_id and nodes must not be null; omit the one not given")
+        return data
 
     @model_validator(mode="after")
     def _one_place(self) -> ReservationLine:
@@ -126,13 +146,6 @@ class ReservationRequest(BaseModel):
     lines: list[ReservationLine] = Field(min_length=1, max_length=RESERVATION_LINES_LIMIT)
     ttl_seconds: TtlSeconds = DEFAULT_TTL_S
     all_or_nothing: bool = True
-
-    @model_validator(mode="after")
-    def _one_line_per_sku(self) -> ReservationRequest:
-        skus = [line.sku for line in self.lines]
-        if len(set(skus)) != len(skus):
-            raise ValueError("a SKU appears on two lines; put its quantity on one line")
-        return self
 
 
 class ExtendRequest(BaseModel):
@@ -184,7 +197,9 @@ class Reservation(BaseModel):
 
 
 class InsufficientStock(ErrorBody):
-    """409 `insufficient_stock`: the refused lines and the ATP of each of their candidates
-    (with all_or_nothing, lines that could be held were released again)."""
+    """A 409 of `POST /v1/reservations`. With `insufficient_stock`, `lines` lists the
+    refused lines and the ATP of each of their candidates (with all_or_nothing, lines that
+    could be held were released again); with `reservation_conflict` or
+    `reservation_in_progress` it is empty."""
 
-    lines: list[RefusedLine]
+    lines: list[RefusedLine] = Field(default_factory=list)

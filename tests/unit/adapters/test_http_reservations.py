@@ -80,13 +80,14 @@ def _line(**changes: Any) -> dict[str, Any]:
         ({"lines": []}, "body.lines"),
         ({"lines": [_line(nodes=["DC-1"])]}, "body.lines.0"),
         ({"lines": [{"sku": "SKU-A", "qty": 1}]}, "body.lines.0"),
-        ({"lines": [_line(), _line()]}, "body"),
+        ({"lines": [_line(node_id=None, nodes=["DC-1"])]}, "body.lines.0"),
+        ({"lines": [_line(node_id=None, nodes=["DC-1"] * 2)]}, "body.lines.0"),
         ({"reservation_id": "has space"}, "body.reservation_id"),
         ({"extra": 1}, "body.extra"),
     ],
     ids=[
         "qty-0", "qty-too-big", "ttl-0", "ttl-86401", "101-lines", "no-lines",
-        "node-and-nodes", "no-node", "sku-twice", "bad-id", "unknown-field",
+        "node-and-nodes", "no-node", "null-node", "node-twice", "bad-id", "unknown-field",
     ],
 )  # fmt: skip
 async def test_bad_input_is_422_naming_the_field(
@@ -162,3 +163,9 @@ async def test_without_the_service_the_routes_answer_503() -> None:
     async with httpx.AsyncClient(transport=transport, base_url="http://api", headers=AUTH) as c:
         answer = await c.post("/v1/reservations", json=body())
     assert (answer.status_code, answer.json()["error"]) == (503, "reservations_unavailable")
+
+
+async def test_405_names_every_method_of_the_path(client: httpx.AsyncClient) -> None:
+    answer = await client.put("/v1/reservations/R-1", json={})
+    assert answer.status_code == 405
+    assert answer.headers["Allow"] == "DELETE, GET, PATCH"

@@ -118,9 +118,9 @@ def create_app(
     ]
     for router in routers:
         app.include_router(router)
-    install_error_handlers(app)
-    install_reservation_errors(app)
     routes = [route for router in routers for route in router.routes]
+    install_error_handlers(app, routes)
+    install_reservation_errors(app)
     stack: ASGIApp = SkuFront(app, answers, _single_sku_route(routes))
     stack = BodyLimit(stack, max_bytes=max_body_bytes)
     stack = BearerAuth(stack, tokens=tuple(tokens), allow_anonymous_writes=allow_anonymous_writes)

@@ -4,7 +4,7 @@ plus `problems` naming each bad field of a 422."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException
+from starlette.routing import BaseRoute, Match
 
 from stockline.contracts.api import ErrorBody, Problem
 
@@ -67,10 +68,26 @@ async def _invalid(_: Request, exc: Exception) -> JSONResponse:
     return error_response(422, "invalid_request", detail, problems)
 
 
-async def _http(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, HTTPException)
-    code = _CODES.get(exc.status_code, f"http_{exc.status_code}")
-    return error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
+def _http_handler(routes: Sequence[BaseRoute]) -> Callable[[Request, Exception], Any]:
+    async def _http(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, HTTPException)
+        code = _CODES.get(exc.status_code, f"http_{exc.status_code}")
+        headers = exc.headers
+        if exc.status_code == 405 and routes:
+            headers = {**(headers or {}), "Allow": _allowed(routes, request)}
+        return error_response(exc.status_code, code, str(exc.detail), headers=headers)
+
+    return _http
+
+
+def _allowed(routes: Sequence[BaseRoute], request: Request) -> str:
+    """Every method some route of the path takes (Starlette names only the first route's,
+    and a path like `/v1/reservations/{id}` has one route per method)."""
+    methods: set[str] = set()
+    for route in routes:
+        if route.matches(request.scope)[0] is not Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return ", ".join(sorted(methods))
 
 
 async def _ledger_down(_: Request, exc: Exception) -> JSONResponse:
@@ -83,9 +100,10 @@ async def _crash(_: Request, exc: Exception) -> JSONResponse:
     return error_response(500, "internal_error", "the server failed; the error is logged")
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: FastAPI, routes: Sequence[BaseRoute] = ()) -> None:
+    """`routes` (the app's) name the methods of a 405's `Allow` header."""
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _invalid)
-    app.add_exception_handler(HTTPException, _http)
+    app.add_exception_handler(HTTPException, _http_handler(routes))
     app.add_exception_handler(RedisError, _ledger_down)
     app.add_exception_handler(Exception, _crash)
