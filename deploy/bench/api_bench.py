@@ -111,8 +111,14 @@ def free_port() -> int:
 
 
 def start_api(
-    redis_url: str, prefix: str, port: int, opts: argparse.Namespace
+    redis_url: str,
+    prefix: str,
+    port: int,
+    opts: argparse.Namespace,
+    *,
+    extra: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
+    """`stockline api` on loopback with the bench token; `extra` adds settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("STOCKLINE_")}
     env |= {
         "STOCKLINE_REDIS_URL": redis_url,
@@ -121,8 +127,9 @@ def start_api(
         "STOCKLINE_API_PORT": str(port),
         "STOCKLINE_API_TOKENS": json.dumps([TOKEN]),
     }
-    if opts.read_cache_ms is not None:
+    if getattr(opts, "read_cache_ms", None) is not None:
         env["STOCKLINE_API_READ_CACHE_MS"] = str(opts.read_cache_ms)
+    env |= extra or {}
     cmd = [sys.executable, "-m", "stockline.cli", "api", "--workers", str(opts.workers)]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
