@@ -163,6 +163,8 @@ async def test_kafka_down_answers_503_and_holds_nothing(api: Api) -> None:
         answer = await reserve(client, "R-1", line(10, "DC-1"))
         assert (answer.status_code, answer.json()["error"]) == (503, "unavailable")
     async with api() as client:
+        again = await reserve(client, "R-1", line(10, "DC-1"))  # the same answer, once more
+        assert (again.status_code, again.content) == (503, answer.content)
         assert (await reserve(client, "R-2", line(10, "DC-1"))).status_code == 201
 
 

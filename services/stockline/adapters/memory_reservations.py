@@ -26,8 +26,6 @@ class MemoryReservationRecords:
         current = self.records.get(reservation_id)
         if current is None:
             attempt = 1
-        elif current.state is RecordState.FAILED:
-            attempt = current.attempt + 1
         elif (
             current.state is RecordState.PENDING
             and current.deadline_us <= now_us
@@ -60,9 +58,6 @@ class MemoryReservationRecords:
             answer=answer,
             expires_us=expires_us,
         )
-
-    async def fail(self, record: ReservationRecord) -> None:
-        self.records[record.reservation_id] = replace(record, state=RecordState.FAILED)
 
     async def next_extension(self, reservation_id: str) -> int:
         self.extensions[reservation_id] = self.extensions.get(reservation_id, 0) + 1

@@ -16,7 +16,6 @@ from stockline.domain.events import InventoryEvent
 
 class RecordState(StrEnum):
     PENDING = "pending"  # claimed; a request is deciding it
-    FAILED = "failed"  # the log did not take its holds: undone, the id may be tried again
     ANSWERED = "answered"  # decided; `answer` is what every replay gets
 
 
@@ -25,14 +24,18 @@ class Outcome(StrEnum):
 
     HELD = "held"
     INSUFFICIENT_STOCK = "insufficient_stock"
+    UNAVAILABLE = "unavailable"
+    """The log did not take the holds: they were undone. Final for the id: a hold
+    (reservation, node, sku) that was released holds nothing again, so a retry under the
+    same id would be answered 201 for units it does not hold (docs/reservations.md)."""
 
 
 @dataclass(frozen=True, slots=True)
 class ReservationRecord:
     """One reservation as the API keeps it, beside the ledger's holds.
 
-    `digest` identifies the request body; `attempt` numbers the decisions (a new one after
-    FAILED, so event ids never repeat across attempts); a PENDING record past
+    `digest` identifies the request body; `attempt` numbers the decisions; a PENDING
+    record past
     `deadline_us` was left by a process that died and may be taken over (same attempt: the
     ledger recognises the event ids and replays the decisions). `answer` is the JSON body
     of the stored answer; `expires_us` the holds' current expiry (extensions raise it)."""
@@ -53,8 +56,8 @@ class ReservationRecords(Protocol):
     async def claim(
         self, reservation_id: str, digest: str, now_us: int, deadline_us: int
     ) -> tuple[ReservationRecord, bool]:
-        """Atomically: with no record, or a FAILED one (next attempt), or a PENDING one past
-        its deadline (same attempt, if the digest matches), write a PENDING record for
+        """Atomically: with no record, or a PENDING one past its deadline (same attempt, if
+        the digest matches), write a PENDING record for
         `digest` and answer it with True; otherwise answer the record as it is, False."""
         ...
 
@@ -70,10 +73,6 @@ class ReservationRecords(Protocol):
     ) -> None:
         """Store the decision of `record`'s attempt (state ANSWERED) and its holds' expiry;
         the record is kept until `keep_until_us`."""
-        ...
-
-    async def fail(self, record: ReservationRecord) -> None:
-        """Mark `record`'s attempt FAILED: nothing of it is held, the id may be claimed again."""
         ...
 
     async def next_extension(self, reservation_id: str) -> int:

@@ -4,8 +4,9 @@ durable as `hold_placed` events before the answer, replayed by reservation_id.
 POST, top to bottom: claim the record (same body answered: the same answer; another body:
 conflict) -> decide every line at once, one atomic step per SKU -> with all_or_nothing
 and a refused line, release what was held -> publish the holds and await the log -> store
-the answer. When the log fails, the holds are released again, the attempt is marked
-failed (a retry decides afresh, with new event ids) and the caller gets `Unavailable`.
+the answer. When the log fails, the 503 is stored as the reservation's answer, then the
+holds are released again: the same id answers the same 503 from then on (a released hold
+holds nothing again), and the storefront tries again under a new reservation_id.
 
 Event ids are deterministic: `<rid>#<attempt>.<line>` for a placement, the placement's id
 plus `|released` for its release, plus `+<n>` for the n-th extension, so a retried or
@@ -22,6 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from stockline.contracts.api import (
+    ErrorBody,
     HeldLine,
     InsufficientStock,
     RefusedLine,
@@ -167,7 +169,8 @@ class Reservations:
         refused = [_refused(n, lines[n], d) for n, d in enumerate(decisions) if d.placed is None]
         if refused and (request.all_or_nothing or not placed):
             return await self._refuse(record, placed, refused, now, expires)
-        await self._publish_or_undo(record, placed, now)
+        if not await self._published(placed):
+            return await self._undo(record, placed, now, expires)
         body = _reservation(request.reservation_id, held, refused, expires)
         return await self._store(record, Outcome.HELD, body.model_dump_json().encode(), expires)
 
@@ -207,19 +210,32 @@ class Reservations:
         answer = body.model_dump_json().encode()
         return await self._store(record, Outcome.INSUFFICIENT_STOCK, answer, expires)
 
-    async def _publish_or_undo(
-        self, record: ReservationRecord, placed: list[HoldPlaced], now: int
-    ) -> None:
+    async def _published(self, placed: list[HoldPlaced]) -> bool:
         try:
             await self.log.publish(placed)
-        except LogUnavailable as exc:
-            # failed first: a crash before the releases leaves holds that expire, never a lie
-            await self.records.fail(record)
-            releases = [release_of(p, now) for p in placed]
-            await self.holds.pre_apply(releases, now)
-            await self._try_publish(releases)  # a placement that got through is undone too
-            self._count("unavailable")
-            raise Unavailable("the reservation log (Kafka) did not take the holds") from exc
+        except LogUnavailable:
+            log.warning("the reservation log did not take %d holds; undoing them", len(placed))
+            return False
+        return True
+
+    async def _undo(
+        self, record: ReservationRecord, placed: list[HoldPlaced], now: int, expires: int
+    ) -> Answer:
+        """The answer first (a crash before the releases leaves holds that expire, never a
+        201 for nothing), then the releases, logged best effort: a placement that got
+        through is undone too."""
+        body = ErrorBody(
+            error=Outcome.UNAVAILABLE.value,
+            detail="the reservation log (Kafka) did not take the holds; they were undone. "
+            "Try again with a new reservation_id",
+        )
+        answer = await self._store(
+            record, Outcome.UNAVAILABLE, body.model_dump_json().encode(), expires
+        )
+        releases = [release_of(p, now) for p in placed]
+        await self.holds.pre_apply(releases, now)
+        await self._try_publish(releases)
+        return answer
 
     async def _try_publish(self, events: Sequence[HoldPlaced | HoldReleased]) -> None:
         try:

@@ -45,6 +45,11 @@ _STATUS: Final[dict[type[ReservationError], int]] = {
     NotFound: 404,
     Unavailable: 503,
 }
+_ANSWER_STATUS: Final[dict[Outcome, int]] = {
+    Outcome.HELD: 201,
+    Outcome.INSUFFICIENT_STOCK: 409,
+    Outcome.UNAVAILABLE: 503,
+}
 _bearer = HTTPBearer(auto_error=False, description="one of the configured API tokens")
 
 
@@ -94,7 +99,7 @@ def reservations_router(reservations: Reservations | None) -> APIRouter:
         rest; without, what can be held is held and `refused` lists the rest (409 when
         nothing could be held). The same reservation_id and body answer the same again."""
         answer = await service().place(request)
-        return _json(201 if answer.outcome is Outcome.HELD else 409, answer.body)
+        return _json(_ANSWER_STATUS[answer.outcome], answer.body)
 
     @router.get("/{reservation_id}", response_model=Reservation, responses=_errors(404, 422))
     async def get_reservation(reservation_id: ReservationPath) -> Response:

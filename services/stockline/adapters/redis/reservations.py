@@ -30,9 +30,7 @@ _CLAIM: Final = """
 local f = redis.call('HMGET', KEYS[1], 's', 'd', 'a', 'dl')
 local attempt = 1
 if f[1] then
-  if f[1] == 'failed' then
-    attempt = tonumber(f[3]) + 1
-  elseif f[1] == 'pending' and f[2] == ARGV[1] and tonumber(f[4]) <= tonumber(ARGV[2]) then
+  if f[1] == 'pending' and f[2] == ARGV[1] and tonumber(f[4]) <= tonumber(ARGV[2]) then
     attempt = tonumber(f[3])
   else
     return {0, redis.call('HGETALL', KEYS[1])}
@@ -116,10 +114,6 @@ class RedisReservationRecords:
             pipe.hset(key, mapping=mapping)  # type: ignore[arg-type]
             pipe.pexpireat(key, keep_until_us // 1000)
             await pipe.execute()
-
-    async def fail(self, record: ReservationRecord) -> None:
-        key = self._keys.reservation(record.reservation_id)
-        await self._redis.hset(key, "s", RecordState.FAILED.value)
 
     async def next_extension(self, reservation_id: str) -> int:
         key = self._keys.reservation(reservation_id)
