@@ -41,10 +41,11 @@ from stockline.adapters.redis.keys import Keys
 from stockline.adapters.redis.store import RedisLedgerStore
 from stockline.domain.events import Receipt
 from stockline.service_layer.ports import Delivery
+from stockline.settings import Settings
 
 RETENTION_US = 7 * 86_400 * 10**6
 
-# Every request a new reservation id (thread number and a counter), one unit of a random
+# Every request a new reservation id (wrk run, thread number and a counter), one unit of a random
 # SKU, all of its nodes as candidates; answers counted per status in each thread.
 WRK_SCRIPT = """
 local skus = {%(skus)s}
@@ -208,32 +209,32 @@ def main(argv: list[str] | None = None) -> int:
     skus = asyncio.run(seed(opts.redis_url, keys, opts.skus, opts.nodes, opts.units))
     asyncio.run(topic(opts.kafka_bootstrap, reservations, create=True))
     port = free_port()
+    inputs = [t for t in Settings().input_topics if t != Settings().reservations_topic]
     extra = {
         "STOCKLINE_KAFKA_BOOTSTRAP": opts.kafka_bootstrap,
         "STOCKLINE_RESERVATIONS_TOPIC": reservations,
+        "STOCKLINE_INPUT_TOPICS": json.dumps([*inputs, reservations]),
     }
     runs: list[Run] = []
     try:
         with tempfile.TemporaryDirectory(prefix="holds-bench-") as scratch:
-            script = Path(scratch) / "holds.lua"
             nodes = json.dumps([f"NODE-{n:02d}" for n in range(opts.nodes)])
-            script.write_text(
-                WRK_SCRIPT
-                % {
-                    "skus": ",".join(f"'{s}'" for s in skus),
-                    "nodes": nodes,
-                    "run": run_id,
-                    "token": TOKEN,
-                },
-                encoding="utf-8",
-            )
+            names = ",".join(f"'{s}'" for s in skus)
+
+            def script(k: int) -> Path:
+                """The wrk script of run k (its reservation ids are its own)."""
+                path = Path(scratch) / f"holds-{k}.lua"
+                values = {"skus": names, "nodes": nodes, "run": f"{run_id}-{k}", "token": TOKEN}
+                path.write_text(WRK_SCRIPT % values, encoding="utf-8")
+                return path
+
             say(f"starting stockline api --workers {opts.workers} on 127.0.0.1:{port}")
             api = start_api(opts.redis_url, keys.prefix, port, opts, extra=extra)
             try:
                 url = f"http://127.0.0.1:{port}"
-                warm = wrk(url, script, opts, 2)
+                warm = wrk(url, script(0), opts, 2)
                 for n in range(opts.repeat):
-                    runs.append(wrk(url, script, opts, opts.seconds))
+                    runs.append(wrk(url, script(n + 1), opts, opts.seconds))
                     r = runs[-1]
                     say(
                         f"run {n + 1}/{opts.repeat}: {r.holds_per_s:,.0f} holds/s, "
@@ -262,7 +263,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"ledger afterwards: {held:,} units held for {created:,} answers 201 (warm-up "
-        f"included; lost: {created - held:,}); oversold (sku, node): {oversold} ({excess} units)"
+        f"included); answered but not held: {max(0, created - held):,}; held beyond the "
+        f"answers: {max(0, held - created):,} (requests in flight when wrk stopped, at most "
+        f"{opts.connections * (opts.repeat + 1):,}); oversold (sku, node): {oversold} "
+        f"({excess} units)"
     )
     figures: dict[str, Any] = {
         "holds_per_s": round(best.holds_per_s, 1),
@@ -272,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         "oversold_units": excess,
         "units_held": held,
         "answered_201": created,
+        "answered_not_held": max(0, created - held),
         "runs": [asdict(r) for r in runs],
         "setup": {
             "workers": opts.workers,
