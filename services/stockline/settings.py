@@ -16,6 +16,7 @@ INPUT_TOPICS = (
     "inventory.orders",
     "inventory.adjustments",
     "inventory.transfers",
+    "inventory.reservations",
 )
 
 

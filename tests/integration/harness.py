@@ -37,6 +37,10 @@ TOPIC_BY_TYPE = {
     "adjustment": "inventory.adjustments",
     "transfer_shipped": "inventory.transfers",
     "transfer_received": "inventory.transfers",
+    "lost_sale": "inventory.orders",
+    "hold_placed": "inventory.reservations",
+    "hold_extended": "inventory.reservations",
+    "hold_released": "inventory.reservations",
 }
 
 

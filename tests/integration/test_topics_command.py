@@ -57,7 +57,7 @@ async def cleanup_policies(world: World, names: list[str]) -> dict[str, str]:
 async def test_creates_every_topic_with_one_partition_count_and_is_idempotent(world: World) -> None:
     settings = world.settings
     every = [*settings.input_topics, *settings.output_topics]
-    assert len(every) == 11  # six inputs; both ATP topics, the DLQ, the two signal topics
+    assert len(every) == 12  # seven inputs; both ATP topics, the DLQ, the two signal topics
     first = run_topics(world)
     assert first.returncode == 0, first.stderr
     assert first.stdout.count("created") == len(every)

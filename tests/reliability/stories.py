@@ -156,7 +156,8 @@ def poison_message(n: int, run: str) -> Poison:
     ]  # fmt: skip
     kind, body, reason, key = kinds[n % len(kinds)]
     value = body if isinstance(body, bytes) else json.dumps(body).encode()
-    topic = sorted(set(TOPIC_BY_TYPE.values()))[n % 6]
+    topics = sorted(set(TOPIC_BY_TYPE.values()))
+    topic = topics[n % len(topics)]
     return Poison(topic, key.encode(), value, reason, kind)
 
 

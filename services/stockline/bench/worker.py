@@ -17,11 +17,6 @@ from stockline.bench import gc_probe
 from stockline.bench.procstat import ProcessTree
 from stockline.settings import Settings
 
-_EVENT_TYPES = (
-    "receipt", "pick", "cycle_count", "order_placed", "order_cancelled",
-    "adjustment", "inbound_expected", "transfer_shipped", "transfer_received", "unknown",
-)  # fmt: skip
-
 
 class BenchWorld:
     """The settings of one benchmark run: every name carries the run id. Every topic

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from stockline.settings import INPUT_TOPICS
 
-RECEIPTS, PICKS, COUNTS, ORDERS, ADJUSTMENTS, TRANSFERS = INPUT_TOPICS
+RECEIPTS, PICKS, COUNTS, ORDERS, ADJUSTMENTS, TRANSFERS, _RESERVATIONS = INPUT_TOPICS
 
 # (event_type, topic, weight): orders and picks dominate, as in a fulfilment network
 MIX = (

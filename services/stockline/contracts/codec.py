@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from stockline.contracts import rfc3339
-from stockline.contracts.events import EVENT_ADAPTER
+from stockline.contracts.events import EPOCH_US_FIELDS, EVENT_ADAPTER
 from stockline.domain.events import CycleCount, InventoryEvent, event_type_of
 
 MAX_MESSAGE_BYTES: Final = 65_536
@@ -29,6 +29,7 @@ MAX_FUTURE_US: Final = 5 * 60 * 1_000_000
 MAX_DETAIL_CHARS: Final = 500
 SCHEMA_VERSION: Final = 1
 _COMMON: Final = ("event_id", "occurred_us", "source", "node_id", "sku")
+_WIRE_TIMES: Final = {domain: wire for wire, domain in EPOCH_US_FIELDS.items()}
 
 
 class DlqReason(StrEnum):
@@ -113,9 +114,10 @@ def _reason_of(error: ErrorDetails) -> DlqReason:
 def encode(event: InventoryEvent) -> bytes:
     """Compact UTF-8 JSON for `event`, such that `decode(encode(e), ...) == e`.
 
-    Optional fields that are None are omitted. Raises ValueError (a pydantic
-    ValidationError) if the event breaks a field rule, so producers cannot publish what
-    `decode` would send to the DLQ for its fields.
+    Optional fields that are None are omitted; times in microseconds (`occurred_us`,
+    `expires_us`) become RFC 3339 UTC text, with a microsecond fraction only when non-zero.
+    Raises ValueError (a pydantic ValidationError) if the event breaks a field rule, so
+    producers cannot publish what `decode` would send to the DLQ for its fields.
     """
     raw = json.dumps(_wire_dict(event), ensure_ascii=False, separators=(",", ":")).encode()
     EVENT_ADAPTER.validate_json(raw)
@@ -134,6 +136,10 @@ def _wire_dict(event: InventoryEvent) -> dict[str, Any]:
     }
     for field in fields(event):
         value = getattr(event, field.name)
-        if field.name not in _COMMON and value is not None:
+        if field.name in _COMMON or value is None:
+            continue
+        if field.name in _WIRE_TIMES:
+            body[_WIRE_TIMES[field.name]] = rfc3339.render_utc(value)
+        else:
             body[field.name] = value
     return body

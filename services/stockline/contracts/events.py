@@ -5,9 +5,14 @@ The rules are those of DESIGN.md section 2. Decisions a publisher must know:
 - Unknown extra fields are ignored, not rejected: publishers may add tracing or
   debugging fields without a schema change. They are not carried into the domain event.
 - Integers are strict: `"5"`, `5.0` and `true` are not integers.
-- `occurred_at` and `eta` need an explicit offset (see `stockline.contracts.rfc3339`);
-  times before 1970 are refused so that microsecond times stay exact in Redis/Lua.
-- `eta` is kept as the text the publisher sent; `occurred_at` becomes `occurred_us`.
+- `occurred_at`, `expires_at` and `eta` need an explicit offset (see
+  `stockline.contracts.rfc3339`); times before 1970 are refused so that microsecond times
+  stay exact in Redis/Lua, and so are `occurred_at` and `expires_at` after 2255-06-05.
+- `eta` is kept as the text the publisher sent; `occurred_at` and `expires_at` become exact
+  microseconds (`occurred_us`, `expires_us`, see `EPOCH_US_FIELDS`).
+- `expires_at` may lie in the past: a `hold_placed` replayed from Kafka days later is the
+  same event and must fold the same. Only `occurred_at` has a future limit (in the codec).
+- `reservation_id` follows the rule of every other id: 1-128 characters.
 
 Use `stockline.contracts.codec.decode` rather than these models directly: it adds the
 checks that need the message key and the clock, and maps failures to DLQ reasons.
@@ -31,12 +36,19 @@ from pydantic import (
 )
 
 from stockline.contracts import rfc3339
-from stockline.domain.events import EVENT_TYPES, AdjustmentReason, InventoryEvent
+from stockline.domain.events import (
+    EVENT_TYPES,
+    AdjustmentReason,
+    HoldReleaseReason,
+    InventoryEvent,
+)
 
 CODE_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
 MAX_QTY: Final = 1_000_000
 MAX_COUNTED_QTY: Final = 10**9
 MAX_DELTA: Final = 1_000_000
+EPOCH_US_FIELDS: Final = {"occurred_at": "occurred_us", "expires_at": "expires_us"}
+"""Wire time field -> the domain field holding it as exact microseconds since the epoch."""
 
 
 def _strict_int(value: object) -> object:
@@ -63,7 +75,9 @@ Delta = Annotated[
     AfterValidator(_non_zero),
 ]
 SchemaVersion = Annotated[Literal[1], BeforeValidator(_strict_int)]
-Timestamp = Annotated[datetime, PlainValidator(rfc3339.parse), WithJsonSchema(rfc3339.JSON_SCHEMA)]
+Timestamp = Annotated[
+    datetime, PlainValidator(rfc3339.parse_exact), WithJsonSchema(rfc3339.JSON_SCHEMA)
+]
 TimestampText = Annotated[
     str, PlainValidator(rfc3339.check_text), WithJsonSchema(rfc3339.JSON_SCHEMA)
 ]
@@ -88,12 +102,13 @@ class EventModel(BaseModel):
     sku: Code
 
     def to_domain(self) -> InventoryEvent:
-        """The frozen domain event; `occurred_at` becomes exact `occurred_us`."""
+        """The frozen domain event; each time field of `EPOCH_US_FIELDS` becomes exact µs."""
         values: dict[str, Any] = dict(self.__dict__)
-        del values["event_type"], values["schema_version"], values["occurred_at"]
-        occurred_us = rfc3339.to_epoch_us(self.occurred_at)
-        domain = EVENT_TYPES[self.event_type](occurred_us=occurred_us, **values)
-        return cast(InventoryEvent, domain)
+        del values["event_type"], values["schema_version"]
+        for wire_name, domain_name in EPOCH_US_FIELDS.items():
+            if wire_name in values:
+                values[domain_name] = rfc3339.to_epoch_us(values.pop(wire_name))
+        return cast(InventoryEvent, EVENT_TYPES[self.event_type](**values))
 
 
 class ReceiptModel(EventModel):
@@ -120,11 +135,13 @@ class CycleCountModel(EventModel):
 
 
 class OrderPlacedModel(EventModel):
-    """An order line (order_id, node_id, sku) reserves qty."""
+    """An order line (order_id, node_id, sku) reserves qty; with reservation_id it commits
+    that hold, which holds nothing from then on."""
 
     event_type: Literal["order_placed"]
     qty: Qty
     order_id: Id
+    reservation_id: Id | None = None
 
 
 class OrderCancelledModel(EventModel):
@@ -177,6 +194,31 @@ class LostSaleModel(EventModel):
     reason: Source | None = None
 
 
+class HoldPlacedModel(EventModel):
+    """A soft hold of qty at node_id for reservation_id until expires_at: held += qty."""
+
+    event_type: Literal["hold_placed"]
+    qty: Qty
+    reservation_id: Id
+    expires_at: Timestamp
+
+
+class HoldExtendedModel(EventModel):
+    """The hold's expiry becomes the latest expires_at its placement and extensions name."""
+
+    event_type: Literal["hold_extended"]
+    reservation_id: Id
+    expires_at: Timestamp
+
+
+class HoldReleasedModel(EventModel):
+    """The hold holds nothing from then on (released by the storefront, or expired)."""
+
+    event_type: Literal["hold_released"]
+    reservation_id: Id
+    reason: HoldReleaseReason
+
+
 EventMessage = Annotated[
     ReceiptModel
     | PickModel
@@ -187,7 +229,10 @@ EventMessage = Annotated[
     | InboundExpectedModel
     | TransferShippedModel
     | TransferReceivedModel
-    | LostSaleModel,
+    | LostSaleModel
+    | HoldPlacedModel
+    | HoldExtendedModel
+    | HoldReleasedModel,
     Field(discriminator="event_type"),
 ]
 """Any inbound event, selected by its `event_type`."""
@@ -203,6 +248,9 @@ EVENT_MODELS: Final[dict[str, type[EventModel]]] = {
     "transfer_shipped": TransferShippedModel,
     "transfer_received": TransferReceivedModel,
     "lost_sale": LostSaleModel,
+    "hold_placed": HoldPlacedModel,
+    "hold_extended": HoldExtendedModel,
+    "hold_released": HoldReleasedModel,
 }
 """Wire `event_type` -> model; the keys equal those of `domain.events.EVENT_TYPES`."""
 

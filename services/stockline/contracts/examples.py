@@ -23,11 +23,16 @@ EXAMPLES_RETENTION_US: Final = 7 * 24 * 3600 * 1_000_000
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """A Kafka message as a publisher would send it."""
+    """A Kafka message as a publisher would send it, named by its file (`<kind>[.<case>]`)."""
 
     name: str
     key: bytes | None
     value: bytes
+
+    @property
+    def kind(self) -> str:
+        """The event type (valid examples) or DLQ reason (invalid ones) the name starts with."""
+        return self.name.partition(".")[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +45,7 @@ class InvalidExample:
 
 
 def valid_examples(examples_dir: Path = EXAMPLES_DIR) -> list[Message]:
-    """One message per event type, named by it; the file bytes are the value, key = sku."""
+    """At least one message per event type, named by it; the file bytes are the value, key = sku."""
     messages = []
     for path in sorted((examples_dir / "valid").glob("*.json")):
         value = path.read_bytes()
@@ -50,7 +55,7 @@ def valid_examples(examples_dir: Path = EXAMPLES_DIR) -> list[Message]:
 
 
 def invalid_examples(examples_dir: Path = EXAMPLES_DIR) -> list[InvalidExample]:
-    """One example per DLQ reason, named by it."""
+    """At least one example per DLQ reason, named by it."""
     return [_invalid(path) for path in sorted((examples_dir / "invalid").glob("*.json"))]
 
 

@@ -4,6 +4,8 @@ Accepted: `YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM)`, `T`/`Z` in either case.
 required (a naive time is ambiguous across sites). Fractions beyond microseconds are truncated.
 Times before 1970-01-01T00:00:00Z are refused: microseconds since the epoch must stay exact
 in a Lua double, and a pre-epoch time from a warehouse system is a defaulted field, not data.
+For the same exactness, `parse_exact` (times that become microseconds) also refuses times
+after `LATEST`, 2^53 microseconds after the epoch (2255-06-05T23:47:34.740992Z).
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ JSON_SCHEMA: Final[dict[str, Any]] = {"type": "string", "format": "date-time", "
 
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_US: Final = timedelta(microseconds=1)
+LATEST: Final = EPOCH + 2**53 * _ONE_US
+"""The last time whose µs since the epoch a double (Lua, a sorted-set score) holds exactly."""
 _SHAPE: Final = re.compile(PATTERN)
 _HINT: Final = "must be RFC 3339 with a UTC offset, e.g. 2026-11-25T10:00:00Z"
 
@@ -36,6 +40,14 @@ def parse(value: object) -> datetime:
         raise ValueError(f"{_HINT} ({exc})") from None
     if parsed < EPOCH:
         raise ValueError("must not be before 1970-01-01T00:00:00Z")
+    return parsed
+
+
+def parse_exact(value: object) -> datetime:
+    """`parse`, also refusing times after `LATEST`, so `to_epoch_us` of it is exact in a double."""
+    parsed = parse(value)
+    if parsed > LATEST:
+        raise ValueError("must not be after 2255-06-05T23:47:34.740992Z")
     return parsed
 
 

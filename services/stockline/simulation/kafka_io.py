@@ -37,13 +37,18 @@ _TOPIC_INDEX: Final = {
     "adjustment": 4,
     "transfer_shipped": 5,
     "transfer_received": 5,
+    "hold_placed": 6,
+    "hold_extended": 6,
+    "hold_released": 6,
 }
 """event_type -> position of its topic in `Settings.input_topics` (DESIGN.md order)."""
 
 
 def topic_of(settings: Settings, event: InventoryEvent) -> str:
     if len(settings.input_topics) != len(INPUT_TOPICS):
-        raise ValueError("input_topics must list the six input topics in DESIGN.md order")
+        raise ValueError(
+            f"input_topics must list the {len(INPUT_TOPICS)} input topics in DESIGN.md order"
+        )
     return settings.input_topics[_TOPIC_INDEX[event_type_of(event)]]
 
 

@@ -11,7 +11,17 @@ from hypothesis import strategies as st
 
 from stockline.contracts.codec import MAX_MESSAGE_BYTES, DlqReason, Rejection, decode
 from stockline.contracts.rfc3339 import parse, to_epoch_us
-from stockline.domain.events import Adjustment, CycleCount, InboundExpected, Receipt
+from stockline.domain.events import (
+    Adjustment,
+    CycleCount,
+    HoldExtended,
+    HoldPlaced,
+    HoldReleased,
+    HoldReleaseReason,
+    InboundExpected,
+    OrderPlaced,
+    Receipt,
+)
 
 NOW_US = to_epoch_us(parse("2026-11-25T10:00:00Z"))
 RETENTION_US = 7 * 24 * 3600 * 1_000_000
@@ -22,6 +32,10 @@ _REQUIRED: dict[str, dict[str, Any]] = {
     "cycle_count": {"counted_qty": 5},
     "adjustment": {"delta": 5, "reason": "found"},
     "inbound_expected": {"qty": 5, "asn_id": "ASN-1"},
+    "order_placed": {"qty": 5, "order_id": "O-1"},
+    "hold_placed": {"qty": 5, "reservation_id": "R-1", "expires_at": "2026-11-25T09:15:00Z"},
+    "hold_extended": {"reservation_id": "R-1", "expires_at": "2026-11-25T09:30:00Z"},
+    "hold_released": {"reservation_id": "R-1", "reason": "released"},
 }
 
 
@@ -110,8 +124,13 @@ def test_receipt_field_rules(over: dict[str, Any], accepted: bool) -> None:
         ("inbound_expected", {"eta": None}, True),
         ("inbound_expected", {"eta": "2026-11-27T08:00:00-05:00"}, True),
         ("inbound_expected", {"eta": "2026-11-27"}, False),
-        ("order_placed", {"qty": 3}, False),
+        ("order_placed", {"order_id": _UNSET}, False),
         ("order_placed", {"qty": 3, "order_id": "O-1"}, True),
+        ("order_placed", {"reservation_id": None}, True),
+        ("order_placed", {"reservation_id": "R" * 128}, True),
+        ("order_placed", {"reservation_id": "R" * 129}, False),
+        ("order_placed", {"reservation_id": ""}, False),
+        ("order_placed", {"reservation_id": 7}, False),
         ("transfer_shipped", {"qty": 3, "transfer_id": "T-1", "to_node": "bad node"}, False),
         ("lost_sale", {"qty": 3}, True),
         ("lost_sale", {"qty": 3, "reason": "out_of_stock"}, True),
@@ -122,6 +141,35 @@ def test_receipt_field_rules(over: dict[str, Any], accepted: bool) -> None:
         ("lost_sale", {"qty": 3, "reason": ""}, False),
         ("lost_sale", {"qty": 3, "reason": "x" * 65}, False),
         ("lost_sale", {"qty": "3"}, False),
+        ("hold_placed", {}, True),
+        ("hold_placed", {"qty": 1_000_000}, True),
+        ("hold_placed", {"qty": 0}, False),
+        ("hold_placed", {"qty": 1_000_001}, False),
+        ("hold_placed", {"qty": _UNSET}, False),
+        ("hold_placed", {"reservation_id": "é" * 128}, True),
+        ("hold_placed", {"reservation_id": "R" * 129}, False),
+        ("hold_placed", {"reservation_id": ""}, False),
+        ("hold_placed", {"reservation_id": _UNSET}, False),
+        ("hold_placed", {"expires_at": "2026-11-25t10:15:00.5+01:00"}, True),
+        ("hold_placed", {"expires_at": "1970-01-01T00:00:00Z"}, True),
+        ("hold_placed", {"expires_at": "2255-06-05T23:47:34.740992Z"}, True),
+        ("hold_placed", {"expires_at": "2255-06-05T23:47:34.740993Z"}, False),
+        ("hold_placed", {"expires_at": "1969-12-31T23:59:59Z"}, False),
+        ("hold_placed", {"expires_at": "2026-11-25T10:15:00"}, False),
+        ("hold_placed", {"expires_at": "2026-11-25"}, False),
+        ("hold_placed", {"expires_at": 1_795_597_200}, False),
+        ("hold_placed", {"expires_at": None}, False),
+        ("hold_placed", {"expires_at": _UNSET}, False),
+        ("hold_extended", {}, True),
+        ("hold_extended", {"reservation_id": _UNSET}, False),
+        ("hold_extended", {"expires_at": _UNSET}, False),
+        ("hold_extended", {"expires_at": "2026-02-30T10:00:00Z"}, False),
+        ("hold_released", {}, True),
+        ("hold_released", {"reason": "expired"}, True),
+        ("hold_released", {"reason": "cancelled"}, False),
+        ("hold_released", {"reason": "RELEASED"}, False),
+        ("hold_released", {"reason": _UNSET}, False),
+        ("hold_released", {"reservation_id": _UNSET}, False),
     ],
 )
 def test_type_specific_rules(event_type: str, over: dict[str, Any], accepted: bool) -> None:
@@ -156,6 +204,41 @@ def test_adjustment_and_eta_reach_the_domain_as_sent() -> None:
     assert adjustment.reason == "shrink"
     assert isinstance(inbound, InboundExpected)
     assert inbound.eta == "2026-11-27T08:00:00-05:00"
+
+
+def test_hold_times_reach_the_domain_as_exact_microseconds() -> None:
+    placed = run(wire("hold_placed", expires_at="2026-11-25T11:14:59.999999+01:00"))
+    extended = run(wire("hold_extended", expires_at="2026-11-25T10:30:00Z"))
+    released = run(wire("hold_released", reason="expired"))
+    assert placed == HoldPlaced(
+        "e-1", NOW_US - 3_600_000_000, "wms", "DC-1", SKU, 5, "R-1", NOW_US + 899_999_999
+    )
+    assert extended == HoldExtended(
+        "e-1", NOW_US - 3_600_000_000, "wms", "DC-1", SKU, "R-1", NOW_US + 1_800_000_000
+    )
+    assert isinstance(released, HoldReleased)
+    assert released.reason is HoldReleaseReason.EXPIRED
+    committing = run(wire("order_placed", reservation_id="R-1"))
+    assert isinstance(committing, OrderPlaced)
+    assert committing.reservation_id == "R-1"
+
+
+def test_expires_at_has_no_clock_limit_but_occurred_at_keeps_its_own() -> None:
+    # a hold replayed from Kafka days after it expired is the same event: accepted
+    replayed = wire("hold_placed", occurred_at="2026-11-20T08:00:00Z")
+    replayed["expires_at"] = "2026-11-20T08:15:00Z"
+    assert isinstance(run(replayed), HoldPlaced)
+    far = wire(
+        "hold_extended", occurred_at="2026-11-25T10:00:00Z", expires_at="2200-01-01T00:00:00Z"
+    )
+    assert isinstance(run(far), HoldExtended)
+    ahead = wire("hold_placed", occurred_at="2026-11-25T10:05:01Z")
+    assert reason_of(run(ahead)) is DlqReason.OCCURRED_IN_FUTURE
+
+
+def test_occurred_at_after_the_exact_range_is_a_field_error() -> None:
+    outcome = run(wire(occurred_at="2255-06-05T23:47:34.740993Z"))
+    assert reason_of(outcome) is DlqReason.INVALID_FIELD
 
 
 def test_size_limit_is_inclusive() -> None:
