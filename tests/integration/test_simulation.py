@@ -1,5 +1,6 @@
 """A short closed-loop simulation against a real worker: the simulator acts on the worker's
-signals, and its own stock book ends equal to stockline's ledger (Redis) and ATP topic."""
+signals, and its own stock book (holds included) ends equal to stockline's ledger (Redis)
+and ATP topic."""
 
 from __future__ import annotations
 
@@ -63,6 +64,8 @@ async def test_a_closed_loop_acts_on_signals_and_ends_in_sync_with_the_ledger(
         assert snapshot is not None
         for node_id, stock in snapshot.nodes.items():
             level = sim.book.level((node_id, spec.sku))
-            assert (stock.on_hand, stock.reserved, stock.inbound) == (
-                level.on_hand, level.reserved, level.inbound,
+            assert (stock.on_hand, stock.reserved, stock.inbound, stock.held) == (
+                level.on_hand, level.reserved, level.inbound, level.held,
             ), (node_id, spec.sku)  # fmt: skip
+    assert sim.tally.holds_committed > 0
+    assert sim.tally.holds_released + sim.tally.holds_expired > 0

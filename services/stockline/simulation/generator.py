@@ -4,10 +4,20 @@ Per simulated day (`Simulator.day`): the planners act on the signals given (clos
 then hour by hour customers ask for units (a Poisson stream shaped by the model's daily and
 weekly profiles; SKU by Zipf weight; region by share; channel by mix). A request is promised
 at the first candidate node (nearest first, equal distances in random order) whose ATP in
-the simulator's own book covers it: a walk-in sale is picked at once, an order is placed and,
-1 to 20 hours later, picked (or cancelled: by the customer, or when shrink left too little on
-the shelf). Damaged and found adjustments happen during the day, supply arrives when due,
-and at 23:59 a few (node, sku) are cycle counted, sometimes short (shrink).
+the simulator's own book covers it: a walk-in sale is picked at once; for an order the
+storefront first places a hold (`hold_placed`, expiring `HOLD_TTL_US` later), and when the
+customer completes the checkout (`CHECKOUT_MIN_US` to `CHECKOUT_MAX_US` later) the order is
+placed with the hold's reservation_id (the commit) and, 1 to 20 hours later, picked (or
+cancelled: by the customer, or when shrink left too little on the shelf). An abandoned
+checkout (`SimConfig.abandon_rate`) ends the hold instead: released by the storefront
+(`ABANDON_RELEASED`) or left to expire. Damaged and found adjustments happen during the
+day, supply arrives when due, and at 23:59 a few (node, sku) are cycle counted, sometimes
+short (shrink).
+
+Expiry is the storefront's own job here: the simulator publishes `hold_released` (reason
+expired) at a left hold's expires_at, as stockline's API does for holds placed through it
+in production (DESIGN.md section 6); no stockline process expires the simulator's holds.
+No hold is ever extended: every checkout ends well within the TTL.
 
 Every event applies to the book as it is emitted, with a strictly increasing occurred_at.
 """
@@ -25,6 +35,9 @@ from stockline.domain.events import (
     Adjustment,
     AdjustmentReason,
     CycleCount,
+    HoldPlaced,
+    HoldReleased,
+    HoldReleaseReason,
     InboundExpected,
     InventoryEvent,
     LostSale,
@@ -54,6 +67,16 @@ OPENING_AT_US: Final = 6 * HOUR_US
 """Opening pipeline ASNs arrive at 06:00 of their day."""
 COUNT_AT_US: Final = DAY_US - 60_000_000
 """Cycle counts happen at 23:59, after the day's moves."""
+HOLD_TTL_US: Final = 15 * 60_000_000
+"""How long the storefront's hold lasts unless committed or released: 15 minutes, the API's
+default ttl_seconds (DESIGN.md section 6)."""
+CHECKOUT_MIN_US: Final = 10_000_000
+CHECKOUT_MAX_US: Final = 5 * 60_000_000
+"""A checkout ends (the order placed, or the hold released) 10 s to 5 min after the hold,
+uniformly: always within the TTL, so no hold needs extending."""
+ABANDON_RELEASED: Final = 0.5
+"""Share of abandoned checkouts whose hold the storefront releases when the customer
+leaves; the others are left to expire."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +90,8 @@ class SimConfig:
     zipf_exponent: float = 1.1
     daily_requests: float = 800.0
     cancel_rate: float = 0.05
+    abandon_rate: float = 0.04
+    """Share of order holds whose checkout the customer abandons (no order follows)."""
     counts_per_day: int = 8
     shrink_rate: float = 0.3
     adjustments_per_day: float = 6.0
@@ -90,7 +115,23 @@ class Fulfil:
     cancel: bool
 
 
-Action = Request | Fulfil | Arrival | Key
+@dataclass(frozen=True, slots=True)
+class Checkout:
+    """How an order's hold ends: committed by the order (`end` None), or abandoned and
+    released or expired (`end` the reason)."""
+
+    order_id: str
+    key: Key
+    qty: int
+    end: HoldReleaseReason | None
+
+
+def reservation_of(order_id: str) -> str:
+    """The reservation id of an order's hold: derived from the order id, so deterministic."""
+    return f"RSV-{order_id}"
+
+
+Action = Request | Fulfil | Arrival | Checkout | Key
 
 
 @dataclass
@@ -107,7 +148,7 @@ class Simulator:
     planner: InternalPlanner = field(init=False)
     book: StockBook = field(default_factory=StockBook)
     tally: Tally = field(default_factory=Tally)
-    _agenda: list[tuple[int, int, Fulfil | Arrival]] = field(default_factory=list)
+    _agenda: list[tuple[int, int, Action]] = field(default_factory=list)
     _seq: int = 0
     _last_us: int = -1
 
@@ -200,15 +241,15 @@ class Simulator:
         self._schedule(reaction.later.at_us, reaction.later)
 
     def _hour(self, day: int, hour: int) -> Iterator[InventoryEvent]:
+        """The hour's requests and adjustments, drawn first, then everything due in the
+        hour in time order, including what the hour itself schedules (a checkout)."""
         t0 = day * DAY_US + hour * HOUR_US
-        actions: list[tuple[int, int, Action]] = []
-        while self._agenda and self._agenda[0][0] < t0 + HOUR_US:
-            actions.append(heapq.heappop(self._agenda))
         for at in self._arrivals(t0, self.demand.rate_per_hour(day, hour)):
-            actions.append((at, self._next_seq(), self._request()))
+            self._schedule(at, self._request())
         for at in self._arrivals(t0, self.config.adjustments_per_day / 24):
-            actions.append((at, self._next_seq(), self.rng.choice(self.keys)))
-        for at, _, action in sorted(actions, key=lambda a: (a[0], a[1])):
+            self._schedule(at, self.rng.choice(self.keys))
+        while self._agenda and self._agenda[0][0] < t0 + HOUR_US:
+            at, _, action = heapq.heappop(self._agenda)
             yield from self._run(at, action)
 
     def _arrivals(self, t0: int, rate: float) -> list[int]:
@@ -232,6 +273,8 @@ class Simulator:
     def _run(self, at: int, action: Action) -> Iterator[InventoryEvent]:
         if isinstance(action, Request):
             yield from self._promise(at, action)
+        elif isinstance(action, Checkout):
+            yield self._checkout(at, action)
         elif isinstance(action, Fulfil):
             yield self._fulfil(at, action)
         elif isinstance(action, Arrival):
@@ -262,13 +305,40 @@ class Simulator:
         if request.channel == "walk-in":
             self.tally.shipped_units[self._kind[node_id]] += qty
             return self._emit(Pick(self.ids.next("sim"), at, SOURCE, node_id, sku, qty))
-        order_id = self.ids.next("SO")
+        return self._hold(at, (node_id, sku), qty)
+
+    def _hold(self, at: int, key: Key, qty: int) -> InventoryEvent:
+        """The storefront's hold for an order, its checkout's end scheduled: the commit or
+        release at the end of the checkout, or the expiry at expires_at."""
+        order_id, expires = self.ids.next("SO"), at + HOLD_TTL_US
+        end = None
+        if self.rng.random() < self.config.abandon_rate:
+            released = self.rng.random() < ABANDON_RELEASED
+            end = HoldReleaseReason.RELEASED if released else HoldReleaseReason.EXPIRED
+        ends = at + CHECKOUT_MIN_US + int(self.rng.random() * (CHECKOUT_MAX_US - CHECKOUT_MIN_US))
+        checkout = Checkout(order_id, key, qty, end)
+        self._schedule(expires if end is HoldReleaseReason.EXPIRED else ends, checkout)
+        self.tally.holds_placed += 1
+        rid = reservation_of(order_id)
+        return self._emit(HoldPlaced(self.ids.next("sim"), at, SOURCE, *key, qty, rid, expires))
+
+    def _checkout(self, at: int, checkout: Checkout) -> InventoryEvent:
+        """The end of a hold: the order placed with its reservation_id (the commit), its
+        pick or cancellation scheduled 1 to 20 hours later; or the hold released."""
+        (node_id, sku), eid = checkout.key, self.ids.next("sim")
+        rid = reservation_of(checkout.order_id)
+        if checkout.end is not None:
+            if checkout.end is HoldReleaseReason.EXPIRED:
+                self.tally.holds_expired += 1
+            else:
+                self.tally.holds_released += 1
+            return self._emit(HoldReleased(eid, at, SOURCE, node_id, sku, rid, checkout.end))
+        self.tally.holds_committed += 1
         due = at + HOUR_US + int(self.rng.random() * 19 * HOUR_US)
         cancel = self.rng.random() < self.config.cancel_rate
-        self._schedule(due, Fulfil(order_id, (node_id, sku), qty, cancel))
-        return self._emit(
-            OrderPlaced(self.ids.next("sim"), at, SOURCE, node_id, sku, qty, order_id)
-        )
+        self._schedule(due, Fulfil(checkout.order_id, checkout.key, checkout.qty, cancel))
+        qty, order_id = checkout.qty, checkout.order_id
+        return self._emit(OrderPlaced(eid, at, SOURCE, node_id, sku, qty, order_id, rid))
 
     def _fulfil(self, at: int, line: Fulfil) -> InventoryEvent:
         (node_id, sku), eid = line.key, self.ids.next("sim")
@@ -308,7 +378,7 @@ class Simulator:
             on_hand[self._kind[key[0]]] += max(0, self.book.on_hand[key])
         self.tally.close_day([self.book.atp(k) for k in self.keys], on_hand)
 
-    def _schedule(self, at: int, item: Fulfil | Arrival) -> None:
+    def _schedule(self, at: int, item: Action) -> None:
         heapq.heappush(self._agenda, (at, self._next_seq(), item))
 
     def _next_seq(self) -> int:
@@ -316,8 +386,15 @@ class Simulator:
         return self._seq
 
     def _emit(self, event: InventoryEvent) -> InventoryEvent:
-        """Stamp `event` (its occurred_us is simulated time) and apply it to the book."""
+        """Stamp `event` (its occurred_us, and a hold's expires_us, are simulated time) and
+        apply it to the book. expires_us moves by the offset occurred_us moved by, so it is
+        the stamp of the simulated expiry whenever the clock maps time by an offset."""
         self._last_us = max(event.occurred_us, self._last_us + 1)
-        stamped = replace(event, occurred_us=self.clock.stamp(self._last_us))
+        occurred = self.clock.stamp(self._last_us)
+        if isinstance(event, HoldPlaced):
+            expires = event.expires_us + occurred - self._last_us
+            stamped: InventoryEvent = replace(event, occurred_us=occurred, expires_us=expires)
+        else:
+            stamped = replace(event, occurred_us=occurred)
         self.book.apply(stamped)
         return stamped

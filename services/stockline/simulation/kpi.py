@@ -4,8 +4,9 @@ The headline KPIs are those of the steady state: the days after `warmup_days` (t
 opening stock and pipeline settling; 0 counts every day). `run_fill_rate` is the fill rate
 over every day, `weekly_fill_rate` per week of seven simulated days from day 0.
 
-- fill_rate (= steady_fill_rate): units promised (an order placed, or a walk-in sale, at a
-  node whose ATP covered the request) / units requested.
+- fill_rate (= steady_fill_rate): units promised (a hold placed for an order, or a walk-in
+  sale, at a node whose ATP covered the request) / units requested. A hold abandoned at
+  checkout still counts as promised: the stock was there, the customer left.
 - refused_rate: share of requests no candidate node could promise in full.
 - stockout_rate: share of (node, sku, day) ending the day with zero ATP.
 - avg_promise_distance: mean promise distance of promised requests (0 a hub or store in the
@@ -13,6 +14,10 @@ over every day, `weekly_fill_rate` per week of seven simulated days from day 0.
 - avg_lane_days: mean transit days of the transfers received.
 - turns: units shipped to customers / average end-of-day on_hand; also per node kind.
   carrying_units: average end-of-day on_hand per node kind.
+- holds_placed, holds_committed, holds_released, holds_expired (whole run): the
+  storefront's holds, and how they ended: committed by their order, released at an
+  abandoned checkout, or left to expire. Holds still open at the end are in none of the last
+  three.
 """
 
 from __future__ import annotations
@@ -65,6 +70,10 @@ class Tally:
     transfers: int = 0
     signals_ignored: int = 0
     lost_sales: int = 0
+    holds_placed: int = 0
+    holds_committed: int = 0
+    holds_released: int = 0
+    holds_expired: int = 0
     daily_fill: list[float] = field(default_factory=list)
     daily_requested: list[int] = field(default_factory=list)
     daily_promised: list[int] = field(default_factory=list)
@@ -125,7 +134,7 @@ class Kpis:
     daily_fill: list[float]
     daily_on_hand: list[int]
     divergence_units: int | None = None
-    """Sum over (node, sku) of |on_hand|, |reserved|, |inbound| differences between the
+    """Sum over (node, sku) of |on_hand|, |reserved|, |inbound|, |held| differences between the
     simulator's book and stockline's last ATP snapshot; None when not compared."""
     warmup_days: int = 0
     steady_fill_rate: float = 0.0
@@ -134,6 +143,10 @@ class Kpis:
     run_fill_rate: float = 0.0
     weekly_fill_rate: list[float] = field(default_factory=list)
     lost_sales: int = 0
+    holds_placed: int = 0
+    holds_committed: int = 0
+    holds_released: int = 0
+    holds_expired: int = 0
 
 
 def compute(tally: Tally, days: int, divergence_units: int | None = None) -> Kpis:
@@ -167,6 +180,10 @@ def compute(tally: Tally, days: int, divergence_units: int | None = None) -> Kpi
         run_fill_rate=_ratio(run.promised_units, run.requested_units),
         weekly_fill_rate=_weekly(tally),
         lost_sales=tally.lost_sales,
+        holds_placed=tally.holds_placed,
+        holds_committed=tally.holds_committed,
+        holds_released=tally.holds_released,
+        holds_expired=tally.holds_expired,
     )
 
 

@@ -9,14 +9,16 @@ import json
 from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from stockline.simulation.kpi import Kpis
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-_ROWS = (
+_HOLDS: Final = ("holds_placed", "holds_committed", "holds_released", "holds_expired")
+
+_ROWS: tuple[tuple[str, str | tuple[str, ...], str], ...] = (
     ("warm-up days (left out)", "warmup_days", "{}"),
     ("fill rate (steady state)", "fill_rate", "{:.3f}"),
     ("worst steady day", "worst_steady_day", "{:.3f}"),
@@ -30,6 +32,7 @@ _ROWS = (
     ("transfers shipped", "transfers", "{}"),
     ("signals not acted on", "signals_ignored", "{}"),
     ("lost sales published", "lost_sales", "{}"),
+    ("holds plc/cmt/rel/exp", _HOLDS, "{}"),  # placed / committed / released / expired
     ("divergence (units)", "divergence_units", "{}"),
 )
 
@@ -39,7 +42,7 @@ def table(runs: Mapping[str, Kpis]) -> str:
     labels = list(runs)
     rows = [("KPI", *labels)]
     for title, name, fmt in _ROWS:
-        rows.append((title, *(_fmt(fmt, getattr(runs[r], name)) for r in labels)))
+        rows.append((title, *(_cell(runs[r], name, fmt) for r in labels)))
     for kind in sorted({k for run in runs.values() for k in run.carrying_units}):
         rows.append(
             (
@@ -54,6 +57,12 @@ def table(runs: Mapping[str, Kpis]) -> str:
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(line.rstrip() for line in lines)
+
+
+def _cell(kpis: Kpis, name: str | tuple[str, ...], fmt: str) -> str:
+    """One KPI, or several joined by "/" (a tuple of names)."""
+    names = (name,) if isinstance(name, str) else name
+    return "/".join(_fmt(fmt, getattr(kpis, n)) for n in names)
 
 
 def _fmt(fmt: str, value: object) -> str:

@@ -3,7 +3,10 @@
 It is not stockline's ledger fold: it applies each event once, in the order the simulator
 emits them (strictly increasing `occurred_at`), which is when the two must agree. A cycle
 count re-bases on_hand to the counted quantity; an order line reserves until it is picked
-or cancelled; an ASN or transfer is inbound until received.
+or cancelled; a hold holds until released or committed by an order naming it at its node
+(the domain keys a hold by reservation and node too); an ASN or transfer is inbound until
+received. Every end follows its start in the simulator's order, so, unlike the ledger,
+the book need not remember an end that came first.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from stockline.domain.events import (
     Adjustment,
     CycleCount,
     Event,
+    HoldPlaced,
+    HoldReleased,
     InboundExpected,
     LostSale,
     OrderCancelled,
@@ -37,11 +42,13 @@ class Level:
     on_hand: int
     reserved: int
     inbound: int
+    held: int
 
 
 @dataclass
 class StockBook:
-    """Per (node, sku): on_hand, reserved (open order lines), inbound (open supplies).
+    """Per (node, sku): on_hand, reserved (open order lines), held (open holds), inbound
+    (open supplies).
 
     `buffer` is what the promise holds back (the policy's units never promised, as
     stockline's ATP does); `safety_stock` is a planning level kept for the report, never
@@ -50,39 +57,47 @@ class StockBook:
     on_hand: defaultdict[Key, int] = field(default_factory=lambda: defaultdict(int))
     lines: dict[str, tuple[Key, int]] = field(default_factory=dict)
     supplies: dict[str, tuple[Key, int]] = field(default_factory=dict)
+    holds: dict[tuple[str, str], tuple[Key, int]] = field(default_factory=dict)
+    """Open holds by (reservation_id, node_id)."""
     safety_stock: dict[Key, int] = field(default_factory=dict)
     buffer: dict[Key, int] = field(default_factory=dict)
     touched: set[Key] = field(default_factory=set)
     _reserved: defaultdict[Key, int] = field(default_factory=lambda: defaultdict(int))
     _inbound: defaultdict[Key, int] = field(default_factory=lambda: defaultdict(int))
+    _held: defaultdict[Key, int] = field(default_factory=lambda: defaultdict(int))
 
     def reserved(self, key: Key) -> int:
         return self._reserved[key]
+
+    def held(self, key: Key) -> int:
+        return self._held[key]
 
     def inbound(self, key: Key) -> int:
         return self._inbound[key]
 
     def level(self, key: Key) -> Level:
-        return Level(self.on_hand[key], self.reserved(key), self.inbound(key))
+        return Level(self.on_hand[key], self.reserved(key), self.inbound(key), self.held(key))
 
     def free(self, key: Key) -> int:
-        """Units on the shelf no order holds: what a pick or a shipment may take."""
-        return self.on_hand[key] - self.reserved(key)
+        """Units on the shelf no order line or hold claims: what a shipment or a damage
+        may take (a donor's shippable stock, DESIGN.md section 5)."""
+        return self.on_hand[key] - self.reserved(key) - self.held(key)
 
     def atp(self, key: Key) -> int:
-        """max(0, on_hand - reserved - buffer), as stockline defines it (nothing is held)."""
+        """max(0, on_hand - reserved - held - buffer), as stockline defines it: a held unit
+        is not promised to the next customer."""
         return max(0, self.free(key) - self.buffer.get(key, 0))
 
     def stock(self, key: Key) -> NodeStock:
         """The (node, sku) as stockline's ledger would hold it."""
-        return NodeStock(self.on_hand[key], self.reserved(key), self.inbound(key))
+        return NodeStock(self.on_hand[key], self.reserved(key), self.inbound(key), self.held(key))
 
     def position(self, key: Key) -> int:
-        return self.on_hand[key] + self.inbound(key) - self.reserved(key)
+        return self.free(key) + self.inbound(key)
 
     def apply(self, event: Event) -> None:
-        """Apply one emitted event; order ids, ASN ids and transfer ids must be unique. A
-        lost sale moves no stock."""
+        """Apply one emitted event; order ids, reservation ids, ASN ids and transfer ids
+        must be unique. A lost sale moves no stock, nor does a hold extension."""
         if isinstance(event, LostSale):
             return
         key = (event.node_id, event.sku)
@@ -96,6 +111,12 @@ class StockBook:
         elif isinstance(event, OrderPlaced):
             self.lines[event.order_id] = (key, event.qty)
             self._reserved[key] += event.qty
+            self._end_hold(event.reservation_id, event.node_id)
+        elif isinstance(event, HoldPlaced):
+            self.holds[(event.reservation_id, event.node_id)] = (key, event.qty)
+            self._held[key] += event.qty
+        elif isinstance(event, HoldReleased):
+            self._end_hold(event.reservation_id, event.node_id)
         elif isinstance(event, OrderCancelled):
             self._close_line(event.order_id)
         elif isinstance(event, CycleCount):
@@ -115,6 +136,11 @@ class StockBook:
             key, qty = self.lines.pop(order_id)
             self._reserved[key] -= qty
 
+    def _end_hold(self, reservation_id: str | None, node_id: str) -> None:
+        if reservation_id is not None and (reservation_id, node_id) in self.holds:
+            key, qty = self.holds.pop((reservation_id, node_id))
+            self._held[key] -= qty
+
     def _expect(self, supply_id: str, key: Key, qty: int) -> None:
         self.supplies[supply_id] = (key, qty)
         self._inbound[key] += qty
@@ -128,21 +154,21 @@ class StockBook:
 def divergence(book: StockBook, records: Mapping[Key, Mapping[str, Any]]) -> tuple[int, list[Key]]:
     """How far stockline's latest `inventory.atp.nodes` records (per (node, sku): `{on_hand,
     reserved, held, inbound, ...}`) are from the book: the summed absolute differences of
-    on_hand, reserved and inbound, plus any held units (the simulator places no holds),
-    over every (node, sku) either side knows, and the keys that differ.
+    on_hand, reserved, inbound and held over every (node, sku) either side knows, and the
+    keys that differ.
     """
     theirs = {
-        key: (Level(r["on_hand"], r["reserved"], r["inbound"]), r["held"])
+        key: Level(r["on_hand"], r["reserved"], r["inbound"], r["held"])
         for key, r in records.items()
     }
     units, differing = 0, []
     for key in sorted(book.touched | theirs.keys()):
-        mine, (other, held) = book.level(key), theirs.get(key, (Level(0, 0, 0), 0))
+        mine, other = book.level(key), theirs.get(key, Level(0, 0, 0, 0))
         gap = (
             abs(mine.on_hand - other.on_hand)
             + abs(mine.reserved - other.reserved)
             + abs(mine.inbound - other.inbound)
-            + abs(held)
+            + abs(mine.held - other.held)
         )
         if gap:
             units += gap

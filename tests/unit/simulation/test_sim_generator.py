@@ -1,5 +1,5 @@
-"""The generator: deterministic by seed, Zipf-skewed, every event type, events stockline
-accepts, and a book that equals the ledger's reference fold."""
+"""The generator: deterministic by seed, Zipf-skewed, every event type, a hold before every
+order, events stockline accepts, and a book that equals the ledger's reference fold."""
 
 from __future__ import annotations
 
@@ -9,9 +9,23 @@ from tests.unit.domain.reference import reference_fold
 from tests.unit.simulation.sim_world import NOW_US, clock
 
 from stockline.contracts.codec import Rejection, decode, encode
-from stockline.domain.events import EVENT_TYPES, InventoryEvent, OrderPlaced, event_type_of
+from stockline.domain.events import (
+    EVENT_TYPES,
+    HoldPlaced,
+    HoldReleased,
+    HoldReleaseReason,
+    InventoryEvent,
+    OrderPlaced,
+    event_type_of,
+)
 from stockline.domain.network import Network
-from stockline.simulation.generator import SimConfig, Simulator
+from stockline.simulation.generator import (
+    CHECKOUT_MAX_US,
+    CHECKOUT_MIN_US,
+    HOLD_TTL_US,
+    SimConfig,
+    Simulator,
+)
 from stockline.simulation.model import CLASS_BANDS, WallClock, build_catalogue, zipf_weights
 from stockline.simulation.runner import open_loop_events
 
@@ -60,9 +74,11 @@ def test_every_event_type_appears_with_increasing_times(example: Network) -> Non
     _, events = run(example)
     # transfers and lost sales need shortages, which the closed-loop tests provoke
     rare = {"transfer_shipped", "transfer_received", "lost_sale"}
-    # the simulated storefronts place no holds yet: nothing here publishes hold events
-    holds = {"hold_placed", "hold_extended", "hold_released"}
-    assert {event_type_of(e) for e in events} >= set(EVENT_TYPES) - rare - holds
+    # every checkout ends within the hold's TTL, so the storefront never extends a hold
+    never = {"hold_extended"}
+    emitted = {event_type_of(e) for e in events}
+    assert emitted >= set(EVENT_TYPES) - rare - never
+    assert not emitted & never
     times = [e.occurred_us for e in events]
     assert times == sorted(times)
     assert len(set(times)) == len(times)
@@ -91,7 +107,48 @@ def test_the_book_equals_the_reference_fold_of_the_events(example: Network) -> N
     folded = reference_fold(events)
     for node_id, sku in sim.book.touched:
         level = sim.book.level((node_id, sku))
-        assert folded[sku][node_id] == (level.on_hand, level.reserved, level.inbound, 0)
+        assert folded[sku][node_id] == (level.on_hand, level.reserved, level.inbound, level.held)
+    assert any(sim.book.held(key) > 0 for key in sim.book.touched)  # holds open at the end
+
+
+def test_every_order_commits_the_hold_its_checkout_placed(example: Network) -> None:
+    sim, events = run(example, days=3)
+    holds = {e.reservation_id: e for e in events if isinstance(e, HoldPlaced)}
+    orders = [e for e in events if isinstance(e, OrderPlaced)]
+    assert orders
+    for order in orders:
+        assert order.reservation_id is not None
+        hold = holds[order.reservation_id]
+        assert (hold.node_id, hold.sku, hold.qty) == (order.node_id, order.sku, order.qty)
+        checkout = order.occurred_us - hold.occurred_us
+        assert CHECKOUT_MIN_US - 1000 <= checkout <= CHECKOUT_MAX_US + 1000
+        assert hold.expires_us == hold.occurred_us + HOLD_TTL_US
+    assert len({o.reservation_id for o in orders}) == len(orders)
+    assert sim.tally.holds_committed == len(orders)
+
+
+def test_an_abandoned_hold_is_released_at_checkout_or_expires_at_its_expiry(
+    example: Network,
+) -> None:
+    sim, events = run(example, days=3)
+    holds = {e.reservation_id: e for e in events if isinstance(e, HoldPlaced)}
+    committed = {e.reservation_id for e in events if isinstance(e, OrderPlaced)}
+    ends = [e for e in events if isinstance(e, HoldReleased)]
+    assert {e.reason for e in ends} == set(HoldReleaseReason)
+    assert len({e.reservation_id for e in ends} | committed) == len(ends) + len(committed)
+    for end in ends:
+        hold = holds[end.reservation_id]
+        assert (hold.node_id, hold.sku) == (end.node_id, end.sku)
+        if end.reason is HoldReleaseReason.EXPIRED:
+            assert hold.expires_us <= end.occurred_us < hold.expires_us + 1000
+        else:
+            assert end.occurred_us - hold.occurred_us <= CHECKOUT_MAX_US + 1000
+    tally = sim.tally
+    assert tally.holds_released == sum(e.reason == "released" for e in ends)
+    assert tally.holds_expired == sum(e.reason == "expired" for e in ends)
+    still_open = len(holds) - len(ends) - len(committed)
+    assert tally.holds_placed == len(holds)
+    assert 0 <= still_open < 50  # holds whose checkout falls after the last day
 
 
 def test_the_open_loop_stamps_real_time_never_in_the_future(small: Network) -> None:

@@ -68,9 +68,11 @@ def test_an_empty_run_reports_zeros_not_errors() -> None:
 
 
 def test_the_report_tables_both_runs_and_writes_json_and_png(tmp_path: Path) -> None:
+    held = two_days()
+    held.holds_placed, held.holds_committed, held.holds_released, held.holds_expired = 9, 6, 1, 1
     runs: dict[str, Kpis] = {
         "static": compute(two_days(), days=2, divergence_units=0),
-        "dynamic": compute(two_days(), days=2),
+        "dynamic": compute(held, days=2),
     }
     text = table(runs)
     assert text.splitlines()[0].split() == ["KPI", "static", "dynamic"]
@@ -78,6 +80,7 @@ def test_the_report_tables_both_runs_and_writes_json_and_png(tmp_path: Path) -> 
     assert rows["fill rate (steady state)"] == ["0.875", "0.875"]
     assert rows["divergence (units)"] == ["0", "n/a"]
     assert rows["carrying units dc"] == ["90", "90"]
+    assert rows["holds plc/cmt/rel/exp"] == ["0/0/0/0", "9/6/1/1"]  # 1 still open
     json_path, png_path = write_report(tmp_path / "out", runs)
     assert '"static"' in json_path.read_text()
     assert png_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
