@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # See stockline work on this machine: install, start Kafka and Redis, create the topics,
-# run a ledger worker, publish a short story of events and print ATP as it changes.
+# run a ledger worker, publish a short story of events and print ATP as it changes, then
+# place a hold (as the reservation API does) and watch it show in ATP and expire.
 # The worker is stopped at the end; the stack stays up (deploy/local/stack.sh down).
 set -euo pipefail
 # a step that fails says which one (set -e alone exits without a word)

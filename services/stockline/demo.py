@@ -1,10 +1,13 @@
 """`stockline demo`: a WMS/OMS story for one SKU, with ATP printed as the worker publishes it:
 each change's network ATP from `inventory.atp` and the nodes it changed from
-`inventory.atp.nodes`."""
+`inventory.atp.nodes`. Then a storefront's hold: placed through the reservation use case
+the API serves (`POST /v1/reservations`), its effect on ATP, and its expiry, which
+stockline publishes itself (`hold_released`, reason expired)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -68,6 +71,10 @@ def story(sku: str, start_us: int) -> list[tuple[str, InventoryEvent]]:
     ]
 
 
+HOLD_QTY, HOLD_TTL_S = 5, 3
+"""The demo's hold: 5 units at the store, for 3 seconds."""
+
+
 async def run_demo(settings: Settings, *, sku: str) -> int:
     producer = AIOKafkaProducer(**client_options(settings), acks="all")
     consumer = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False)
@@ -81,10 +88,47 @@ async def run_demo(settings: Settings, *, sku: str) -> int:
             await producer.send_and_wait(topic, encode(event), key=sku.encode())
             print(f"> {text}")
             print(f"  {await _next_change(consumer, view)}")
+        await _hold_and_expire(settings, sku, consumer, view)
     finally:
         await producer.stop()
         await consumer.stop()
     return 0
+
+
+async def _hold_and_expire(
+    settings: Settings, sku: str, consumer: AIOKafkaConsumer, view: AtpView
+) -> None:
+    """A hold placed as the API places one, then left to expire under the API's sweep."""
+    from stockline.adapters.http.metrics import HttpMetrics
+    from stockline.bootstrap import redis_client, reservation_services
+    from stockline.contracts.api import ReservationRequest
+
+    redis = redis_client(settings)
+    reservations, expiry, hold_log = reservation_services(settings, redis, HttpMetrics())
+    await hold_log.start()
+    try:
+        request = ReservationRequest.model_validate(
+            {
+                "reservation_id": f"DEMO-{uuid.uuid4().hex[:8]}",
+                "lines": [{"sku": sku, "qty": HOLD_QTY, "nodes": ["STORE-12", "DC-EAST"]}],
+                "ttl_seconds": HOLD_TTL_S,
+            }
+        )
+        answer = await reservations.place(request)
+        held = json.loads(answer.body)
+        where = ", ".join(f"{line['qty']} at {line['node_id']}" for line in held["lines"])
+        print(f"> a storefront holds {where} for {HOLD_TTL_S} s (POST /v1/reservations)")
+        print(f"  {await _next_change(consumer, view)}")
+        print("> nobody checks out: the hold expires and stockline releases it")
+        sweeping = asyncio.create_task(expiry.run())
+        try:
+            print(f"  {await _next_change(consumer, view, timeout=HOLD_TTL_S + 30)}")
+        finally:
+            sweeping.cancel()
+            await asyncio.gather(sweeping, return_exceptions=True)
+    finally:
+        await hold_log.stop()
+        await redis.aclose()
 
 
 @dataclass
