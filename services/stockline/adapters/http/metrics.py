@@ -23,6 +23,19 @@ UNMATCHED = "unmatched"
 """The route label of requests no route matched (404s of arbitrary paths)."""
 
 
+RESERVATION_OUTCOMES = (
+    "held",
+    "insufficient_stock",
+    "unavailable",
+    "conflict",
+    "replayed",
+    "in_progress",
+    "released",
+    "extended",
+    "expired",
+)
+
+
 class HttpMetrics:
     """The API's metrics; `observe` records one finished request."""
 
@@ -49,6 +62,8 @@ class HttpMetrics:
             ["outcome"],
             registry=self.registry,
         )
+        for outcome in RESERVATION_OUTCOMES:  # at 0 from the start: a rate needs a series
+            self.reservations.labels(outcome=outcome)
         self.holds_past_expiry = Gauge(
             "stockline_holds_past_expiry",
             "Open holds more than 2 s past their expires_at at the latest sweep or check "
