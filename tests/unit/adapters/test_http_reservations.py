@@ -169,3 +169,22 @@ async def test_405_names_every_method_of_the_path(client: httpx.AsyncClient) -> 
     answer = await client.put("/v1/reservations/R-1", json={})
     assert answer.status_code == 405
     assert answer.headers["Allow"] == "DELETE, GET, PATCH"
+
+
+async def test_posts_are_counted_under_their_route_whichever_layer_answers(
+    client: httpx.AsyncClient,
+) -> None:
+    """A valid hold is answered without the framework's routing, a bad one by the route;
+    both count under the route's template, like every other request."""
+    assert (await client.post("/v1/reservations", json=body())).status_code == 201
+    assert (await client.post("/v1/reservations", json=body(ttl_seconds=0))).status_code == 422
+    bare = await client.post(
+        "/v1/reservations",
+        content=b'{"reservation_id": "R-9"',
+        headers={"content-type": "application/json"},
+    )
+    assert (bare.status_code, bare.json()["error"]) == (400, "malformed_body")
+    metrics = (await client.get("/metrics")).text
+    counted = 'stockline_http_requests_total{method="POST",route="/v1/reservations",status='
+    assert f'{counted}"2xx"}} 1.0' in metrics
+    assert f'{counted}"4xx"}} 2.0' in metrics

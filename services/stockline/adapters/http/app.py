@@ -18,7 +18,12 @@ from stockline.adapters.http.errors import install_error_handlers
 from stockline.adapters.http.limits import BodyLimit
 from stockline.adapters.http.metrics import HttpMetrics, MetricsMiddleware
 from stockline.adapters.http.reads import DEFAULT_CACHE_SKUS, SkuReads
-from stockline.adapters.http.reservations import install_reservation_errors, reservations_router
+from stockline.adapters.http.reservations import (
+    ReservationFront,
+    install_reservation_errors,
+    post_route,
+    reservations_router,
+)
 from stockline.adapters.http.routes import availability_router, operations_router
 from stockline.adapters.http.sku_route import PREFIX, SkuAnswers, SkuFront
 from stockline.contracts.api import BATCH_LIMIT
@@ -56,7 +61,8 @@ class TaskRunner:
 
 class ReadApi:
     """The ASGI app: metrics, then auth, then the body limit (pure ASGI layers, in that
-    order), then `SkuFront` for single-SKU reads and the FastAPI app for the rest.
+    order), then `ReservationFront` for well-formed holds, `SkuFront` for single-SKU
+    reads, and the FastAPI app for the rest.
     `fastapi` holds the routes and the OpenAPI document."""
 
     def __init__(self, stack: ASGIApp, fastapi: FastAPI) -> None:
@@ -122,6 +128,7 @@ def create_app(
     install_error_handlers(app, routes)
     install_reservation_errors(app)
     stack: ASGIApp = SkuFront(app, answers, _single_sku_route(routes))
+    stack = ReservationFront(stack, reservations, post_route(routes))
     stack = BodyLimit(stack, max_bytes=max_body_bytes)
     stack = BearerAuth(stack, tokens=tuple(tokens), allow_anonymous_writes=allow_anonymous_writes)
     stack = MetricsMiddleware(stack, metrics=metrics, routes=routes)

@@ -4,15 +4,22 @@ POST answers 201 (`Reservation`) or 409 `insufficient_stock` (`InsufficientStock
 replayed byte for byte for the same reservation_id and body; 409 `reservation_conflict`
 for another body under the same id; 503 `unavailable` when Kafka did not take the holds.
 Writes need a bearer token unless anonymous writes are turned on (`adapters/http/auth.py`).
+`ReservationFront` answers well-formed POSTs without the framework's routing (the
+storefronts' hot write); the routes answer everything else and render every error.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, FastAPI, Path, Request, Security
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPBearer
+from pydantic import ValidationError
+from redis.exceptions import RedisError
+from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stockline.adapters.http.errors import ApiError, error_response
 from stockline.contracts.api import (
@@ -33,6 +40,8 @@ from stockline.service_layer.reservations import (
     Reservations,
     Unavailable,
 )
+
+log = logging.getLogger(__name__)
 
 JSON: Final = "application/json"
 PREFIX: Final = "/v1/reservations"
@@ -124,3 +133,84 @@ def reservations_router(reservations: Reservations | None) -> APIRouter:
         return _json(200, released.model_dump_json())
 
     return router
+
+
+class ReservationFront:
+    """ASGI: answers `POST /v1/reservations` with a JSON body that validates, passes the
+    rest to `app` (a body that does not validate is handed on as it came, so the route's
+    error handling answers it). With `route` in the scope, metrics label it as the route."""
+
+    def __init__(self, app: ASGIApp, reservations: Reservations | None, route: BaseRoute) -> None:
+        self.app = app
+        self.reservations = reservations
+        self.route = route
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.reservations is None or not _is_json_post(scope):
+            await self.app(scope, receive, send)
+            return
+        body, more = await _body(receive)
+        try:
+            request = ReservationRequest.model_validate_json(body)
+        except ValidationError:
+            await self.app(scope, _replay(body, more, receive), send)
+            return
+        scope["route"] = self.route
+        try:
+            answer = await self.reservations.place(request)
+            response: Response = _json(_ANSWER_STATUS[answer.outcome], answer.body)
+        except ReservationError as exc:
+            response = error_response(_STATUS.get(type(exc), 409), exc.code, exc.detail)
+        except RedisError as exc:
+            log.warning("ledger step failed: %s", exc)
+            detail = "the stock ledger (Redis) did not answer"
+            response = error_response(503, "ledger_unavailable", detail)
+        except Exception as exc:
+            log.error("unhandled error", exc_info=exc)
+            detail = "the server failed; the error is logged"
+            response = error_response(500, "internal_error", detail)
+        await response(scope, receive, send)
+
+
+def post_route(routes: list[BaseRoute]) -> BaseRoute:
+    """The route `POST /v1/reservations` (for metrics labels)."""
+    return next(
+        r
+        for r in routes
+        if getattr(r, "path_format", "") == PREFIX and "POST" in (getattr(r, "methods", ()) or ())
+    )
+
+
+def _is_json_post(scope: Scope) -> bool:
+    if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != PREFIX:
+        return False
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            return bytes(value).split(b";")[0].strip().lower() == b"application/json"
+    return False
+
+
+async def _body(receive: Receive) -> tuple[bytes, Message | None]:
+    """The request body, and the message that ended it early (a disconnect) if any; its size
+    is bounded by `BodyLimit` outside."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"".join(chunks), message
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks), None
+
+
+def _replay(body: bytes, ended: Message | None, receive: Receive) -> Receive:
+    """A `receive` that hands the body on again, then defers to the connection's own."""
+    first: Message = {"type": "http.request", "body": body, "more_body": False}
+    pending = [ended if ended is not None else first]
+
+    async def replayed() -> Message:
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return replayed
