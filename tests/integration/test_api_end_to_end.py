@@ -59,8 +59,15 @@ def api(world: World, tmp_path: Path) -> Iterator[str]:
         wait_healthy(url, timeout=30)
         yield url
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        proc.terminate()  # uvicorn drains for up to API_SHUTDOWN_TIMEOUT_S (20 s) per process
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+            tail = (tmp_path / "api.log").read_text(errors="replace")[-3000:]
+            message = f"stockline api did not stop on SIGTERM within 60 s:\n{tail}"
+            raise AssertionError(message) from None
 
 
 async def published_versions(world: World, skus: list[str]) -> dict[str, int]:
