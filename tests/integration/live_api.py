@@ -1,12 +1,17 @@
-"""The read API served by uvicorn on a loopback port in a background thread, for tests
-that need a live HTTP service (schemathesis, the end-to-end API test)."""
+"""The API served for tests that need a live HTTP service: by uvicorn on a loopback port in
+a background thread (schemathesis, the end-to-end API test), or as `stockline api`
+processes of its own (several API processes at once)."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import uvicorn
@@ -41,3 +46,41 @@ def wait_healthy(url: str, timeout: float = 10) -> None:
         except httpx.TransportError:
             time.sleep(0.05)
     raise TimeoutError(f"the API at {url} did not answer /healthz within {timeout} s")
+
+
+@contextmanager
+def api_process(
+    env: dict[str, str], log: Path, *, workers: int = 2, timeout: float = 60
+) -> Iterator[str]:
+    """`stockline api --workers N` as its own processes with `env` (a world's, plus the API's
+    settings) until the block ends (SIGTERM, then kill); yields its base URL once ready."""
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "stockline.cli", "api", "--workers", str(workers)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{env['STOCKLINE_API_PORT']}"
+    try:
+        deadline = time.monotonic() + timeout
+        while not _ready(url):
+            if time.monotonic() > deadline or proc.poll() is not None:
+                tail = log.read_text(errors="replace")[-3000:]
+                raise AssertionError(f"stockline api did not get ready:\n{tail}")
+            time.sleep(0.1)
+        yield url
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def _ready(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/readyz", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False

@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from multiprocessing.synchronize import Event as EventType
@@ -31,6 +28,7 @@ from tests.integration.harness import (
     published_nodes,
     read_to_end,
 )
+from tests.integration.live_api import api_process
 
 pytestmark = [pytest.mark.kafka, pytest.mark.redis]
 
@@ -62,33 +60,6 @@ def client(url: str, name: str, fed: EventType, answers: multiprocessing.Queue[l
     answers.put(statuses)
 
 
-def start_api(world: World, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = world.env(free_port()) | {
-        "STOCKLINE_API_PORT": str(port),
-        "STOCKLINE_API_TOKENS": json.dumps([TOKEN]),
-        "STOCKLINE_API_READ_CACHE_MS": "0",
-    }
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "stockline.cli", "api", "--workers", "2"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    proc.kill()
-    raise AssertionError(f"the API did not get ready:\n{log.read_text(errors='replace')[-3000:]}")
-
-
 async def dc_records(world: World) -> list[dict[str, Any]]:
     """Every record of (SKU, DC) on the node topic, in offset order."""
     key = f"{SKU}/{DC}".encode()
@@ -116,8 +87,11 @@ async def test_concurrent_holds_never_promise_a_unit_twice(
         )
         assert start[SKU, DC]["atp"] == 100
 
-        api, url = start_api(world, tmp_path / "api.log")
-        try:
+        env = world.env(free_port()) | {
+            "STOCKLINE_API_PORT": str(free_port()),
+            "STOCKLINE_API_TOKENS": json.dumps([TOKEN]),
+        }
+        with api_process(env, tmp_path / "api.log") as url:
             ctx = multiprocessing.get_context("spawn")
             fed, answers = ctx.Event(), ctx.Queue()
             clients = [
@@ -145,9 +119,6 @@ async def test_concurrent_holds_never_promise_a_unit_twice(
             statuses = Counter(s for _ in clients for s in answers.get(timeout=300))
             for process in clients:
                 process.join(timeout=60)
-        finally:
-            api.send_signal(signal.SIGTERM)
-            api.wait(timeout=60)
 
     assert sum(statuses.values()) == CLIENTS * (BEFORE + AFTER)
     assert set(statuses) <= {201, 409}, statuses

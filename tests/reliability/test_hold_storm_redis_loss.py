@@ -8,9 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import multiprocessing
-import signal
-import subprocess
-import sys
 import time
 from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
@@ -24,6 +21,7 @@ from stockline.domain.events import Receipt
 from tests.conftest import Stack
 from tests.integration.conftest import spawn
 from tests.integration.harness import Producer, WorkerProcess, World, eventually, free_port
+from tests.integration.live_api import api_process
 from tests.reliability.conftest import TunedWorld
 from tests.reliability.servers import RedisServer
 
@@ -57,32 +55,6 @@ def storefront(url: str, name: str, stop: EventType, out: multiprocessing.Queue[
             answers.append((status, rid, sku, time.time()))
             n += 1
     out.put(answers)
-
-
-def start_api(world: World, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = world.env(free_port()) | {
-        "STOCKLINE_API_PORT": str(port),
-        "STOCKLINE_API_TOKENS": json.dumps([TOKEN]),
-    }
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "stockline.cli", "api", "--workers", "2"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    proc.kill()
-    raise AssertionError(f"the API did not get ready:\n{log.read_text(errors='replace')[-3000:]}")
 
 
 def incr_aof(server: RedisServer) -> Path:
@@ -119,8 +91,11 @@ async def test_no_hold_answered_201_is_lost_when_redis_loses_its_tail(
     async with Producer(world) as producer:
         now = time.time_ns() // 1_000
         await producer.events([Receipt(f"in-{s}", now, "wms", DC, s, 100_000) for s in SKUS])
-    api, url = start_api(world, tmp_path / "api.log")
-    try:
+    env = world.env(free_port()) | {
+        "STOCKLINE_API_PORT": str(free_port()),
+        "STOCKLINE_API_TOKENS": json.dumps([TOKEN]),
+    }
+    with api_process(env, tmp_path / "api.log") as url:
         ctx = multiprocessing.get_context("spawn")
         stop, out = ctx.Event(), ctx.Queue()
         clients = [
@@ -141,9 +116,6 @@ async def test_no_hold_answered_201_is_lost_when_redis_loses_its_tail(
         answers = [a for _ in clients for a in out.get(timeout=120)]
         for process in clients:
             process.join(timeout=60)
-    finally:
-        api.send_signal(signal.SIGTERM)
-        api.wait(timeout=60)
 
     held = [(rid, sku) for status, rid, sku, _ in answers if status == 201]
     statuses = {status for status, _, _, _ in answers}

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from stockline.contracts.outbound import node_record_key
 from stockline.domain.effects import effects_of
-from stockline.domain.events import HoldPlaced, InventoryEvent
+from stockline.domain.events import InventoryEvent
 from stockline.domain.ledger import (
     NodeLedger,
     NodeStock,
@@ -202,10 +202,12 @@ class MemoryLedgerStore:
         if ledger is not None and request.event_id in ledger.seen:
             nodes = ledger.nodes
             holding = (n for n in candidates if n in nodes and _holds(nodes[n], request))
-            return HoldDecision(_placed(sku, request, next(holding, None)), {}, replayed=True)
+            node = next(holding, None)
+            placed = request.placed_at(sku, node) if node else None
+            return HoldDecision(placed, {}, replayed=True)
         atp = self._atp(sku, candidates)
         node = hold_node(candidates, atp, request.qty)
-        placed = _placed(sku, request, node)
+        placed = request.placed_at(sku, node) if node else None
         if placed is not None:
             self.ledgers.setdefault(sku, SkuLedger(sku)).apply(placed)
         return HoldDecision(placed, atp)
@@ -316,19 +318,3 @@ class StaticNetworkView:
 def _holds(node: NodeLedger, request: HoldRequest) -> bool:
     hold = node.holds.get(request.reservation_id)
     return hold is not None and hold.open
-
-
-def _placed(sku: str, request: HoldRequest, node_id: str | None) -> HoldPlaced | None:
-    """The hold_placed event a decision at `node_id` becomes (None: refused)."""
-    if node_id is None:
-        return None
-    return HoldPlaced(
-        event_id=request.event_id,
-        occurred_us=request.occurred_us,
-        source=request.source,
-        node_id=node_id,
-        sku=sku,
-        qty=request.qty,
-        reservation_id=request.reservation_id,
-        expires_us=request.expires_us,
-    )

@@ -153,6 +153,19 @@ class HoldRequest:
     occurred_us: int
     source: str
 
+    def placed_at(self, sku: str, node_id: str) -> HoldPlaced:
+        """The `hold_placed` event this line becomes when held at `node_id`."""
+        return HoldPlaced(
+            event_id=self.event_id,
+            occurred_us=self.occurred_us,
+            source=self.source,
+            node_id=node_id,
+            sku=sku,
+            qty=self.qty,
+            reservation_id=self.reservation_id,
+            expires_us=self.expires_us,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class HoldDecision:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Final, Protocol
@@ -30,8 +31,12 @@ from stockline.contracts.api import BATCH_LIMIT
 from stockline.service_layer.availability import Availability
 from stockline.service_layer.reservations import Reservations
 
+log = logging.getLogger(__name__)
+
 API_VERSION: Final = "1.0.0"
 DEFAULT_MAX_BODY_BYTES: Final = 131_072
+BACKGROUND_STOP_S: Final = 10
+"""How long the app waits for each background task to stop at shutdown."""
 
 
 class Background(Protocol):
@@ -107,7 +112,11 @@ def create_app(
             await task.start()
         yield
         for task in reversed(background):
-            await task.stop()
+            try:  # a stop that hangs (a producer flushing to a broker gone) must not hang exit
+                async with asyncio.timeout(BACKGROUND_STOP_S):
+                    await task.stop()
+            except TimeoutError:
+                log.warning("%r did not stop within %d s; leaving it", task, BACKGROUND_STOP_S)
         if on_shutdown is not None:
             await on_shutdown()
 

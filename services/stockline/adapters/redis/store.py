@@ -23,7 +23,7 @@ from stockline.adapters.redis.replies import (
     totals_from_packed,
 )
 from stockline.adapters.redis.transport import Command, transport_for
-from stockline.domain.events import HoldPlaced, InventoryEvent
+from stockline.domain.events import InventoryEvent
 from stockline.domain.ledger import Outcome, SkuTotals
 from stockline.service_layer.ports import (
     NO_TERMS,
@@ -232,18 +232,7 @@ class RedisLedgerStore:
         (answer,) = reply
         letters, node, atps = text(answer[1]), text(answer[8]), answer[9]
         atp = {n: int(units) for n, units in zip(request.candidates, atps, strict=False)}
-        placed = None
-        if node:
-            placed = HoldPlaced(
-                event_id=request.event_id,
-                occurred_us=request.occurred_us,
-                source=request.source,
-                node_id=node,
-                sku=sku,
-                qty=request.qty,
-                reservation_id=request.reservation_id,
-                expires_us=request.expires_us,
-            )
+        placed = request.placed_at(sku, node) if node else None
         return HoldDecision(placed, atp, replayed=letters == "d")
 
     async def pre_apply(self, events: Sequence[InventoryEvent], now_us: int) -> list[Outcome]:
