@@ -1,6 +1,11 @@
 """A short closed-loop simulation against a real worker: the simulator acts on the worker's
 signals, and its own stock book (holds included) ends equal to stockline's ledger (Redis)
-and ATP topic."""
+and ATP topic.
+
+DC-1, the only node with lanes out, buys in bulk: reorder point = order-up-to and an MOQ
+of 40, so from the day after its first sale of a SKU it holds spare above its order-up-to
+and every short node it has a fast lane to is offered a transfer. Rebalances then follow
+from the policy, not from how the worker's batches happen to fall."""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ import pytest
 from stockline.adapters.network_file import load_network
 from stockline.adapters.redis.store import RedisLedgerStore
 from stockline.simulation.generator import SimConfig
+from stockline.simulation.model import build_catalogue
 from stockline.simulation.runner import run_closed_loop
 from tests.integration.conftest import spawn
 from tests.integration.harness import WorkerProcess, World
@@ -37,16 +43,25 @@ policies:
     B: {kind: static, reorder_point: 6, order_up_to: 15, supplier_lead_time_days: 2}
     C: {kind: static, reorder_point: 3, order_up_to: 8, supplier_lead_time_days: 3}
 """
+BULK_DC = "{DC-1: {reorder_point: 40, order_up_to: 40, moq: 40}}"
+
+
+def write_network(path: Path, config: SimConfig) -> None:
+    """NETWORK, with DC-1's bulk policy for every SKU the simulation will name."""
+    path.write_text(NETWORK)
+    skus = build_catalogue(load_network(path), config.n_skus, config.zipf_exponent, config.tag)
+    overrides = "".join(f"    {spec.sku}: {{nodes: {BULK_DC}}}\n" for spec in skus)
+    path.write_text(f"{NETWORK}  overrides:\n{overrides}")
 
 
 async def test_a_closed_loop_acts_on_signals_and_ends_in_sync_with_the_ledger(
     world: World, workers: list[WorkerProcess], ledger: RedisLedgerStore, tmp_path: Path
 ) -> None:
+    config = SimConfig(seed=11, tag=world.run, n_skus=10, daily_requests=120)
     world.network_file = tmp_path / "network.yaml"
-    world.network_file.write_text(NETWORK)
+    write_network(world.network_file, config)
     await world.create_topics()
     spawn(workers, world, tmp_path)
-    config = SimConfig(seed=11, tag=world.run, n_skus=10, daily_requests=120)
 
     result = await run_closed_loop(world.settings, load_network(world.network_file), config, days=6)
 
