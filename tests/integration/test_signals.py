@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 import pytest
 
 from stockline.adapters.redis.store import RedisLedgerStore
+from stockline.contracts.signals import parse_rebalance, parse_reorder
 from stockline.domain.effects import day_of
 from stockline.domain.events import OrderPlaced, Receipt
 from tests.integration.conftest import spawn
@@ -85,24 +85,24 @@ async def test_a_demand_burst_rebalances_from_the_best_donor_or_reorders_without
     assert len(reorders) == 1
     assert len(rebalances) == 1
 
-    rebalance = json.loads(rebalances[0].value)
+    rebalance = parse_rebalance(rebalances[0].value)
     assert rebalances[0].key.decode() == with_donor
     # STORE-1: position 25 - 20 = 5 <= reorder_point 10; need 40 - 5 = 35.
     # DC-2 has the most spare (200 - 40 = 160): the donor with the most spare units wins,
     # on its only lane (4 days, still faster than the 14-day supplier lead time).
-    assert rebalance["from_node"] == "DC-2"
-    assert rebalance["to_node"] == "STORE-1"
-    assert rebalance["qty"] == 35  # min(160, 35), a multiple of the case pack of 5
-    assert rebalance["lane_days"] == 4
-    assert rebalance["lane_cost"] == 0.9
+    assert rebalance.from_node == "DC-2"
+    assert rebalance.to_node == "STORE-1"
+    assert rebalance.qty == 35  # min(160, 35), a multiple of the case pack of 5
+    assert rebalance.lane_days == 4
+    assert rebalance.lane_cost == 0.9
 
-    reorder = json.loads(reorders[0].value)
-    assert reorder["sku"] == without
-    assert reorder["node_id"] == "STORE-1"
-    assert reorder["position"] == 5
-    assert reorder["reorder_point"] == 10
-    assert reorder["order_up_to"] == 40
-    assert reorder["suggested_qty"] == 35  # 40 - 5 = 35, a multiple of 5 and >= MOQ 10
+    reorder = parse_reorder(reorders[0].value)
+    assert reorder.sku == without
+    assert reorder.node_id == "STORE-1"
+    assert reorder.position == 5
+    assert reorder.reorder_point == 10
+    assert reorder.order_up_to == 40
+    assert reorder.suggested_qty == 35  # 40 - 5 = 35, a multiple of 5 and >= MOQ 10
 
     snapshot = await ledger.snapshot(with_donor)
     assert snapshot is not None

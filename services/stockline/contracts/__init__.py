@@ -1,3 +1,3 @@
 """Wire contracts: inbound event models and the codec (bytes <-> domain event or DLQ
-rejection), the outbound `inventory.atp` message and DLQ headers, and the generated JSON
-Schemas under `schemas/`."""
+rejection), the outbound ATP records, reorder and rebalance signals and DLQ headers, and the
+generated JSON Schemas under `schemas/`."""

@@ -17,6 +17,7 @@ from typing import Any, Final
 
 from stockline.contracts.events import EVENT_ADAPTER, EVENT_MODELS
 from stockline.contracts.outbound import NodeAtpRecord, SkuAtpRecord
+from stockline.contracts.signals import RebalanceRecord, ReorderRecord
 
 SCHEMAS_DIR: Final = Path(__file__).resolve().parents[3] / "schemas"
 """The repository's `schemas/` folder (a source checkout; not shipped in wheels)."""
@@ -32,6 +33,8 @@ def render_schemas() -> dict[str, str]:
         ),
         "v1/atp.schema.json": _document(SkuAtpRecord.model_json_schema(), None),
         "v1/atp_node.schema.json": _document(NodeAtpRecord.model_json_schema(), None),
+        "v1/reorder.schema.json": _document(ReorderRecord.model_json_schema(), None),
+        "v1/rebalance.schema.json": _document(RebalanceRecord.model_json_schema(), None),
     }
     for event_type, model in EVENT_MODELS.items():
         documents[f"v1/{event_type}.schema.json"] = _document(model.model_json_schema(), None)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Final
 
 from stockline.domain.ledger import NodeStock
@@ -37,7 +37,8 @@ _NAMESPACE: Final = uuid.uuid5(uuid.NAMESPACE_URL, "urn:stockline:signals")
 
 @dataclass(frozen=True, slots=True)
 class ReorderSignal:
-    """A supplier order suggestion for `inventory.signals.reorder`."""
+    """A supplier order suggestion for `inventory.signals.reorder`; the message is
+    `stockline.contracts.signals.ReorderRecord`, field for field."""
 
     signal_id: str
     node_id: str
@@ -49,14 +50,11 @@ class ReorderSignal:
     reason: str
     as_of: str
 
-    def payload(self) -> dict[str, object]:
-        """The message value: exactly DESIGN.md's fields."""
-        return asdict(self)
-
 
 @dataclass(frozen=True, slots=True)
 class RebalanceSignal:
-    """A transfer suggestion for `inventory.signals.rebalance`."""
+    """A transfer suggestion for `inventory.signals.rebalance`; the message is
+    `stockline.contracts.signals.RebalanceRecord`, field for field."""
 
     signal_id: str
     sku: str
@@ -67,10 +65,6 @@ class RebalanceSignal:
     lane_cost: float
     reason: str
     as_of: str
-
-    def payload(self) -> dict[str, object]:
-        """The message value: exactly DESIGN.md's fields."""
-        return asdict(self)
 
 
 Signal = ReorderSignal | RebalanceSignal

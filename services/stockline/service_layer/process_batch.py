@@ -10,7 +10,6 @@ so a crash anywhere in between redelivers the batch, and redelivery changes noth
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -18,6 +17,7 @@ from dataclasses import dataclass, field
 
 from stockline.contracts.codec import Rejection, decode
 from stockline.contracts.outbound import as_of, dlq_headers
+from stockline.contracts.signals import record
 from stockline.domain.events import event_type_of
 from stockline.domain.ledger import Outcome
 from stockline.domain.signals import ReorderSignal
@@ -178,7 +178,7 @@ async def publish_signals(
     counts: Counter[tuple[str, str]] = Counter()
     for plan in plans:
         for signal in plan.signals:
-            message = (plan.sku, json.dumps(signal.payload()).encode())
+            message = (plan.sku, record(signal).to_bytes())
             kind = "reorder" if isinstance(signal, ReorderSignal) else "rebalance"
             (reorder if kind == "reorder" else rebalance).append(message)
             counts[kind, signal.reason] += 1

@@ -14,10 +14,10 @@ simulated time (`occurred_us` is simulated microseconds); the generator stamps t
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
+from stockline.contracts.signals import RebalanceRecord, ReorderRecord, SignalRecord
 from stockline.domain.events import InboundExpected, Receipt, TransferReceived, TransferShipped
 from stockline.domain.network import Network
 from stockline.simulation.model import DAY_US, HOUR_US
@@ -27,8 +27,6 @@ SOURCE: Final = "stockline-sim"
 SAME_DAY_US: Final = 4 * HOUR_US
 REORDER: Final = "reorder"
 REBALANCE: Final = "rebalance"
-
-Payload = Mapping[str, object]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,25 +60,18 @@ class Reactor:
     ids: Ids
     seen: set[str] = field(default_factory=set)
 
-    def react(self, kind: str, signal: Payload, now_us: int, book: StockBook) -> Reaction | None:
+    def react(self, signal: SignalRecord, now_us: int, book: StockBook) -> Reaction | None:
         """What the planners do about one signal at simulated `now_us`; None when they do
         nothing (a repeated signal id, or a donor with no free stock left)."""
-        signal_id = str(signal["signal_id"])
-        if signal_id in self.seen:
+        if signal.signal_id in self.seen:
             return None
-        self.seen.add(signal_id)
-        if kind == REORDER:
+        self.seen.add(signal.signal_id)
+        if isinstance(signal, ReorderRecord):
             return self._reorder(signal, now_us)
         return self._rebalance(signal, now_us, book)
 
-    def _reorder(self, signal: Payload, now_us: int) -> Reaction | None:
-        node_id, sku, qty = (
-            str(signal["node_id"]),
-            str(signal["sku"]),
-            _int(signal["suggested_qty"]),
-        )
-        if qty < 1:
-            return None
+    def _reorder(self, signal: ReorderRecord, now_us: int) -> Reaction:
+        node_id, sku, qty = signal.node_id, signal.sku, signal.suggested_qty
         lead_days = self.network.policy_for(sku, node_id).supplier_lead_time_days
         asn_id = self.ids.next("ASN")
         expected = InboundExpected(self.ids.next("sim"), now_us, SOURCE, node_id, sku, qty, asn_id)
@@ -88,16 +79,16 @@ class Reactor:
         receipt = Receipt(self.ids.next("sim"), at, SOURCE, node_id, sku, qty, asn_id)
         return Reaction(expected, Arrival(at, receipt))
 
-    def _rebalance(self, signal: Payload, now_us: int, book: StockBook) -> Reaction | None:
-        sku, donor, short = str(signal["sku"]), str(signal["from_node"]), str(signal["to_node"])
-        qty = min(_int(signal["qty"]), book.free((donor, sku)))
+    def _rebalance(self, signal: RebalanceRecord, now_us: int, book: StockBook) -> Reaction | None:
+        sku, donor, short = signal.sku, signal.from_node, signal.to_node
+        qty = min(signal.qty, book.free((donor, sku)))
         if qty < 1:
             return None
         transfer_id = self.ids.next("TR")
         shipped = TransferShipped(
             self.ids.next("sim"), now_us, SOURCE, donor, sku, qty, transfer_id, to_node=short
         )
-        at = now_us + transit_us(self.network, donor, short, _int(signal["lane_days"]))
+        at = now_us + transit_us(self.network, donor, short, signal.lane_days)
         received = TransferReceived(
             self.ids.next("sim"), at, SOURCE, short, sku, qty, transfer_id, from_node=donor
         )
@@ -109,9 +100,3 @@ def transit_us(network: Network, from_node: str, to_node: str, fallback_days: in
     lane = network.lane(from_node, to_node)
     days = lane.transit_days if lane is not None else fallback_days
     return days * DAY_US if days > 0 else SAME_DAY_US
-
-
-def _int(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"expected an integer, got {value!r}")
-    return value

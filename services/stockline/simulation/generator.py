@@ -31,6 +31,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Final
 
+from stockline.contracts.signals import SignalRecord
 from stockline.domain.events import (
     Adjustment,
     AdjustmentReason,
@@ -49,7 +50,7 @@ from stockline.domain.events import (
 )
 from stockline.domain.network import Network
 from stockline.domain.policy import Policy
-from stockline.simulation.closed_loop import SOURCE, Arrival, Ids, Payload, Reactor
+from stockline.simulation.closed_loop import SOURCE, Arrival, Ids, Reactor
 from stockline.simulation.kpi import Tally
 from stockline.simulation.model import (
     CHANNEL_MIX,
@@ -218,20 +219,20 @@ class Simulator:
         return self.network.policy_for(spec.sku, node_id)
 
     def day(
-        self, day: int, signals: Sequence[tuple[str, Payload]] = ()
+        self, day: int, signals: Sequence[tuple[str, SignalRecord]] = ()
     ) -> Iterator[InventoryEvent]:
-        """The events of simulated `day` (0-based), after acting on `signals` (kind, payload)
+        """The events of simulated `day` (0-based), after acting on `signals` (kind, record)
         at the start of the day. Closes the day's KPI picture when exhausted."""
         start = day * DAY_US
-        for kind, signal in sorted(signals, key=lambda s: (s[0], str(s[1]["signal_id"]))):
+        for kind, signal in sorted(signals, key=lambda s: (s[0], s[1].signal_id)):
             yield from self._react(kind, signal, start)
         for hour in range(24):
             yield from self._hour(day, hour)
         yield from self._counts(start + COUNT_AT_US)
         self._close_day()
 
-    def _react(self, kind: str, signal: Payload, now_us: int) -> Iterator[InventoryEvent]:
-        reaction = self.reactor.react(kind, signal, now_us, self.book)
+    def _react(self, kind: str, signal: SignalRecord, now_us: int) -> Iterator[InventoryEvent]:
+        reaction = self.reactor.react(signal, now_us, self.book)
         if reaction is None:
             self.tally.signals_ignored += 1
             return

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -21,9 +21,10 @@ from aiokafka.structs import TopicPartition
 
 from stockline.adapters.kafka.options import client_options
 from stockline.contracts.codec import encode
+from stockline.contracts.signals import SignalRecord, parse_rebalance, parse_reorder
 from stockline.domain.events import InventoryEvent, event_type_of
 from stockline.settings import INPUT_TOPICS, Settings
-from stockline.simulation.closed_loop import REBALANCE, REORDER, Payload
+from stockline.simulation.closed_loop import REBALANCE, REORDER
 from stockline.simulation.stock import Key
 
 _TOPIC_INDEX: Final = {
@@ -73,7 +74,10 @@ class SimKafka:
             if consume
             else None
         )
-        self._kinds = {settings.reorder_topic: REORDER, settings.rebalance_topic: REBALANCE}
+        self._signals: dict[str, tuple[str, Callable[[bytes], SignalRecord]]] = {
+            settings.reorder_topic: (REORDER, parse_reorder),
+            settings.rebalance_topic: (REBALANCE, parse_rebalance),
+        }
 
     async def __aenter__(self) -> SimKafka:
         await self._producer.start()
@@ -119,27 +123,27 @@ class SimKafka:
         finally:
             await admin.close()
 
-    async def drain(self) -> list[tuple[str, Payload]]:
+    async def drain(self) -> list[tuple[str, SignalRecord]]:
         """Read the node ATP and signal topics to their current ends; returns the new
-        signals (kind, payload) and keeps the latest record per (node, sku) in `nodes`."""
+        signals (kind, record) and keeps the latest record per (node, sku) in `nodes`."""
         consumer = self._consumer
         if consumer is None:
             return []
         tps = list(consumer.assignment())
         end = await consumer.end_offsets(tps)
-        signals: list[tuple[str, Payload]] = []
+        signals: list[tuple[str, SignalRecord]] = []
         while any([await consumer.position(tp) < end[tp] for tp in tps]):
             batch = await consumer.getmany(timeout_ms=200)
             for record in (r for records in batch.values() for r in records):
-                self._take(record.topic, json.loads(record.value), signals)
+                self._take(record.topic, record.value, signals)
         return signals
 
-    def _take(
-        self, topic: str, message: dict[str, Any], signals: list[tuple[str, Payload]]
-    ) -> None:
-        if topic in self._kinds:
-            signals.append((self._kinds[topic], message))
+    def _take(self, topic: str, value: bytes, signals: list[tuple[str, SignalRecord]]) -> None:
+        if topic in self._signals:
+            kind, parse = self._signals[topic]
+            signals.append((kind, parse(value)))
             return
+        message = json.loads(value)
         key = (message["node_id"], message["sku"])
         known = self.nodes.get(key)
         if known is None or message["version"] > known["version"]:

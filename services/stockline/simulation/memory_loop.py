@@ -12,7 +12,6 @@ day sweeps every SKU; the signals published go to the next day.
 from __future__ import annotations
 
 import itertools
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -20,13 +19,14 @@ from typing import Any, Final
 from stockline.adapters.memory import ListPublisher, MemoryLedgerStore
 from stockline.contracts.codec import encode
 from stockline.contracts.rfc3339 import render_utc
+from stockline.contracts.signals import SignalRecord, parse_rebalance, parse_reorder
 from stockline.domain.events import InventoryEvent
 from stockline.domain.network import Network
 from stockline.service_layer.planning import Planner
 from stockline.service_layer.ports import RawRecord
 from stockline.service_layer.process_batch import LedgerPipeline
 from stockline.service_layer.review import DailyReview
-from stockline.simulation.closed_loop import REBALANCE, REORDER, Payload
+from stockline.simulation.closed_loop import REBALANCE, REORDER
 from stockline.simulation.generator import SimConfig, Simulator
 from stockline.simulation.kpi import Kpis, compute
 from stockline.simulation.model import DAY_US
@@ -91,13 +91,15 @@ class _Loop:
         day = day_start_us // DAY_US
         await self.review.review(sorted(skus), day, render_utc(self.now_us))
 
-    def drain(self) -> list[tuple[str, Payload]]:
-        out: list[tuple[str, Payload]] = []
-        for kind, messages in ((REORDER, self.publisher.reorder),
-                               (REBALANCE, self.publisher.rebalance)):  # fmt: skip
-            out += [(kind, json.loads(value)) for _, value in messages]
-            self.counts[kind] += len(messages)
-            messages.clear()
+    def drain(self) -> list[tuple[str, SignalRecord]]:
+        out: list[tuple[str, SignalRecord]] = [
+            *((REORDER, parse_reorder(value)) for _, value in self.publisher.reorder),
+            *((REBALANCE, parse_rebalance(value)) for _, value in self.publisher.rebalance),
+        ]
+        self.counts[REORDER] += len(self.publisher.reorder)
+        self.counts[REBALANCE] += len(self.publisher.rebalance)
+        self.publisher.reorder.clear()
+        self.publisher.rebalance.clear()
         self.publisher.atp_nodes.clear()
         self.publisher.atp.clear()
         return out
@@ -148,5 +150,7 @@ async def run_memory_loop(
     return MemoryLoopResult(compute(sim.tally, days, units), loop.counts, differing, sim)
 
 
-def _day(sim: Simulator, day: int, signals: list[tuple[str, Payload]]) -> Iterator[InventoryEvent]:
+def _day(
+    sim: Simulator, day: int, signals: list[tuple[str, SignalRecord]]
+) -> Iterator[InventoryEvent]:
     yield from sim.day(day, signals)

@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from stockline.contracts.signals import SignalRecord, record
 from stockline.domain.demand import DemandEstimate
 from stockline.domain.network import Network
 from stockline.domain.policy import Levels, levels
 from stockline.domain.signals import RebalanceSignal, ReviewMark, review
-from stockline.simulation.closed_loop import REBALANCE, REORDER, Payload
+from stockline.simulation.closed_loop import REBALANCE, REORDER
 from stockline.simulation.model import DemandModel, SkuSpec
 from stockline.simulation.stock import StockBook
 
@@ -32,9 +33,9 @@ class InternalPlanner:
     def network(self) -> Network:
         return self.demand.network
 
-    def decide(self, book: StockBook, as_of: str) -> list[tuple[str, Payload]]:
+    def decide(self, book: StockBook, as_of: str) -> list[tuple[str, SignalRecord]]:
         """The signals of the next review day, as the worker's daily review would decide."""
-        out: list[tuple[str, Payload]] = []
+        out: list[tuple[str, SignalRecord]] = []
         nodes = [n.node_id for n in self.network.nodes]
         for spec in self.demand.catalogue:
             node_levels = self._levels_of(spec, nodes)
@@ -46,7 +47,7 @@ class InternalPlanner:
             marks.update(result.marks)
             for signal in result.signals:
                 kind = REBALANCE if isinstance(signal, RebalanceSignal) else REORDER
-                out.append((kind, signal.payload()))
+                out.append((kind, record(signal)))
         self._day += 1
         return out
 

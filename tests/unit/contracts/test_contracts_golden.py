@@ -24,8 +24,10 @@ from stockline.contracts.examples import (
 )
 from stockline.contracts.jsonschema import SCHEMAS_DIR, main, render_schemas, stale_files
 from stockline.contracts.outbound import NodeAtpRecord, SkuAtpRecord
+from stockline.contracts.signals import RebalanceRecord, ReorderRecord
 from stockline.domain.events import EVENT_TYPES
 
+OutboundRecord = SkuAtpRecord | NodeAtpRecord | ReorderRecord | RebalanceRecord
 VALID = valid_examples()
 INVALID = invalid_examples()
 SCHEMA_LEVEL = {
@@ -95,7 +97,8 @@ def test_render_schemas_is_deterministic_and_complete() -> None:
 
     assert rendered == render_schemas()
     assert list(rendered) == sorted(rendered)
-    expected = {f"v1/{name}.schema.json" for name in [*EVENT_TYPES, "event", "atp", "atp_node"]}
+    outbound = ["atp", "atp_node", "reorder", "rebalance"]
+    expected = {f"v1/{name}.schema.json" for name in [*EVENT_TYPES, "event", *outbound]}
     assert set(rendered) == expected
     assert all(text.endswith("}\n") for text in rendered.values())
 
@@ -129,11 +132,17 @@ def test_invalid_example_against_the_json_schema(example: InvalidExample) -> Non
     assert valid is (example.reason not in SCHEMA_LEVEL)
 
 
-@pytest.mark.parametrize(
-    ("name", "model"), [("atp", SkuAtpRecord), ("atp_node", NodeAtpRecord)], ids=["atp", "atp_node"]
-)
-def test_golden_atp_records_fit_their_schema_and_model(
-    name: str, model: type[SkuAtpRecord] | type[NodeAtpRecord]
+OUTBOUND: list[tuple[str, type[OutboundRecord]]] = [
+    ("atp", SkuAtpRecord),
+    ("atp_node", NodeAtpRecord),
+    ("reorder", ReorderRecord),
+    ("rebalance", RebalanceRecord),
+]
+
+
+@pytest.mark.parametrize(("name", "model"), OUTBOUND, ids=[name for name, _ in OUTBOUND])
+def test_golden_outbound_records_fit_their_schema_and_model(
+    name: str, model: type[OutboundRecord]
 ) -> None:
     value = (SCHEMAS_DIR / "examples" / "outbound" / f"{name}.json").read_bytes().strip()
     _validator(name).validate(json.loads(value))

@@ -172,13 +172,6 @@ class TestReorder:
         assert kinds(again) == [("reorder", "STORE-1", 36)]
         assert again.signals[0].signal_id == signal_id("reorder", "STORE-1", SKU, DAY + 1, 0)
 
-    def test_the_payload_has_exactly_the_design_fields(self) -> None:
-        (signal,) = run({"STORE-1": stock(18)}, NO_LANES).signals
-        assert set(signal.payload()) == {
-            "signal_id", "node_id", "sku", "position", "reorder_point", "order_up_to",
-            "suggested_qty", "reason", "as_of",
-        }  # fmt: skip
-
     def test_ids_are_the_same_on_a_replay_and_differ_by_kind_node_sku_and_day(self) -> None:
         ids = {
             signal_id("reorder", "STORE-1", SKU, DAY),

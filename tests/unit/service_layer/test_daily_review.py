@@ -191,7 +191,7 @@ async def signals_of(network: Network, days: list[list[InventoryEvent]]) -> set[
     rig = Rig(network)
     for d, batch in enumerate(days):
         await rig.feed(batch)
-        await rig.review.review([SKU], DAY + d, "x")
+        await rig.review.review([SKU], DAY + d, "2026-12-12T00:00:00Z")
     payloads = [*rig.publisher.reorder, *rig.publisher.rebalance]
     return {value.decode() for _, value in payloads}
 

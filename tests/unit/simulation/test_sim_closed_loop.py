@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from tests.unit.simulation.sim_world import clock
 
+from stockline.contracts.signals import RebalanceRecord, ReorderRecord, SignalRecord
 from stockline.domain.events import (
     InboundExpected,
     InventoryEvent,
@@ -13,6 +14,7 @@ from stockline.domain.events import (
     TransferShipped,
 )
 from stockline.domain.network import Network
+from stockline.domain.signals import REBALANCE_REASON, REORDER_REASON
 from stockline.simulation.closed_loop import REBALANCE, REORDER, SAME_DAY_US
 from stockline.simulation.generator import SimConfig, Simulator
 from stockline.simulation.model import DAY_US
@@ -26,23 +28,24 @@ def simulator(network: Network) -> Simulator:
     return sim
 
 
-def reorder(signal_id: str = "r-1", qty: int = 30) -> tuple[str, dict[str, object]]:
-    return REORDER, {
-        "signal_id": signal_id, "node_id": "STORE-1", "sku": TV, "position": 4,
-        "reorder_point": 10, "order_up_to": 40, "suggested_qty": qty, "reason": "x", "as_of": "x",
-    }  # fmt: skip
+AS_OF = "2026-01-05T00:00:00Z"
 
 
-def rebalance(to_node: str, qty: int = 12) -> tuple[str, dict[str, object]]:
-    return REBALANCE, {
-        "signal_id": f"b-{to_node}", "sku": TV, "from_node": "DC-1", "to_node": to_node,
-        "qty": qty, "lane_days": 2, "lane_cost": 0.4, "reason": "x", "as_of": "x",
-    }  # fmt: skip
+def reorder(signal_id: str = "r-1", qty: int = 30) -> tuple[str, SignalRecord]:
+    return REORDER, ReorderRecord(
+        signal_id=signal_id, node_id="STORE-1", sku=TV, position=4, reorder_point=10,
+        order_up_to=40, suggested_qty=qty, reason=REORDER_REASON, as_of=AS_OF,
+    )  # fmt: skip
 
 
-def days(
-    sim: Simulator, first: list[tuple[str, dict[str, object]]], n: int
-) -> list[InventoryEvent]:
+def rebalance(to_node: str, qty: int = 12) -> tuple[str, SignalRecord]:
+    return REBALANCE, RebalanceRecord(
+        signal_id=f"b-{to_node}", sku=TV, from_node="DC-1", to_node=to_node, qty=qty,
+        lane_days=2, lane_cost=0.4, reason=REBALANCE_REASON, as_of=AS_OF,
+    )  # fmt: skip
+
+
+def days(sim: Simulator, first: list[tuple[str, SignalRecord]], n: int) -> list[InventoryEvent]:
     events = list(sim.day(0, first))
     for day in range(1, n):
         events += sim.day(day)
