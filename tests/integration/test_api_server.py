@@ -4,6 +4,7 @@ HTTP caching over the wire, and a SIGTERM that lets a request in flight finish."
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.mmap_dict import MmapedDict
 from redis.asyncio import Redis
 
 from stockline.adapters.redis.keys import Keys
@@ -95,7 +97,16 @@ def fresh_get(url: str, **headers: str) -> httpx.Response:
 
 
 def pids_with_metrics(server: Server) -> set[int]:
-    return {int(p.stem.split("_")[-1]) for p in server.metrics_dir.glob("counter_*.db")}
+    """The worker processes that have counted a GET (every process writes its
+    counter file at start: the reservation outcomes are exported at 0 from the start)."""
+    served = set()
+    for path in server.metrics_dir.glob("counter_*.db"):
+        samples = MmapedDict.read_all_values_from_file(str(path))  # type: ignore[no-untyped-call]
+        for key, value, *_ in samples:
+            metric, _, labels, _ = json.loads(key)
+            if metric == "stockline_http_requests" and labels.get("method") == "GET" and value:
+                served.add(int(path.stem.split("_")[-1]))
+    return served
 
 
 def children(pid: int) -> set[int]:
