@@ -7,15 +7,18 @@ are real: integration tests never fake Kafka or Redis.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 from hypothesis import settings
 from redis.asyncio import Redis, RedisCluster
 
@@ -58,11 +61,35 @@ def _local_stack() -> Iterator[Stack]:
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
-    """The real services; started once per test session."""
+    """The real services; started once per test session. At its end the topics of every
+    test world are deleted from the broker (thousands of them over many runs filled the
+    broker's heap and slowed its metadata answers until clients timed out)."""
     if _docker_answers():
         yield from _containers()
     else:
-        yield from _local_stack()
+        for started in _local_stack():
+            yield started
+            _delete_world_topics(started.kafka_bootstrap)
+
+
+def _delete_world_topics(bootstrap: str) -> None:
+    from tests.integration.harness import WORLD_RUNS
+
+    async def delete() -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            names = [t for t in await admin.list_topics() if t.split(".", 1)[0] in WORLD_RUNS]
+            for start in range(0, len(names), 500):
+                await admin.delete_topics(names[start : start + 500])
+        finally:
+            await admin.close()
+
+    if WORLD_RUNS:
+        try:
+            asyncio.run(delete())
+        except Exception as exc:  # a broker gone at the end keeps its topics: say so
+            print(f"[tests] the test worlds' topics were not deleted: {exc!r}", file=sys.stderr)
 
 
 @pytest.fixture(scope="session")

@@ -164,7 +164,7 @@ def _bench(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _rebuild(settings: Settings, args: argparse.Namespace) -> int:
-    from stockline.adapters.kafka.rebuild import WorkersRunning, rebuild
+    from stockline.adapters.kafka.rebuild import MissingTopics, WorkersRunning, rebuild
     from stockline.adapters.network_file import NetworkFileError
     from stockline.bootstrap import planner, redis_client
 
@@ -193,7 +193,7 @@ def _rebuild(settings: Settings, args: argparse.Namespace) -> int:
 
     try:
         report = asyncio.run(_reachable_kafka(settings, run()))
-    except WorkersRunning as exc:
+    except (WorkersRunning, MissingTopics) as exc:
         raise SystemExit(f"stockline rebuild: {exc}") from exc
     finally:
         bar.close()

@@ -50,6 +50,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+WORLD_RUNS: set[str] = set()
+"""The run ids of the worlds whose topics this test session created."""
+
+
 @dataclass
 class World:
     """One test's topics, group and keys; `env` configures a worker for them."""
@@ -87,9 +91,11 @@ class World:
         }
 
     async def create_topics(self) -> None:
-        """What `stockline topics` does, for this world (producers need the topics first)."""
+        """What `stockline topics` does, for this world (producers need the topics first);
+        the session deletes them at its end (`tests/conftest.py`)."""
         from stockline.adapters.kafka.topics import ensure_topics
 
+        WORLD_RUNS.add(self.run)
         await ensure_topics(self.settings)
 
     def env(self, web_port: int) -> dict[str, str]:

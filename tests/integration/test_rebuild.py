@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -64,3 +66,33 @@ def test_rebuild_asks_for_yes_before_touching_anything(world: World) -> None:
     result = run_rebuild(world)
     assert result.returncode == 1
     assert "--yes" in result.stderr
+
+
+async def test_a_rebuild_missing_an_input_topic_replaces_nothing(
+    world: World, workers: list[WorkerProcess], ledger: RedisLedgerStore, tmp_path: Path
+) -> None:
+    """Replaying without a topic's events would swap in a ledger without them."""
+    events = feed(32, skus=3, events=30, run=world.run)
+    expected = reference_fold(events)
+    await world.create_topics()
+    async with Producer(world) as producer:
+        await producer.events(events)
+    spawn(workers, world, tmp_path)
+    before = await ledger_reaches(ledger, expected)
+    workers[0].stop()
+    env = world.env(free_port())
+    inputs = json.loads(env["STOCKLINE_INPUT_TOPICS"])
+    env["STOCKLINE_INPUT_TOPICS"] = json.dumps([*inputs, world.topic("inventory.never")])
+    refused = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "stockline.cli", "rebuild", "--yes"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert refused.returncode == 1
+    assert world.topic("inventory.never") in refused.stderr
+    assert "nothing was replaced" in refused.stderr
+    assert await read_ledger(ledger, sorted(expected)) == before

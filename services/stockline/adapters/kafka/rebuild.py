@@ -9,12 +9,16 @@ and a worker writing meanwhile would be overwritten by the swap.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 from aiokafka.structs import TopicPartition
 
 from stockline.adapters.kafka.options import client_options
@@ -26,12 +30,23 @@ from stockline.service_layer.ports import DeadLetter, RawRecord
 from stockline.service_layer.process_batch import LedgerPipeline
 from stockline.settings import Settings
 
+log = logging.getLogger(__name__)
+
 Progress = Callable[[int, int], None]
 """Called with (records replayed so far, records to replay)."""
 
 
 class WorkersRunning(RuntimeError):
     """The consumer group has live members: stop the workers before a rebuild."""
+
+
+class MissingTopics(RuntimeError):
+    """An input topic has no partitions the broker will name: nothing was replaced."""
+
+
+TOPIC_WAIT_S = 15.0
+"""How long a rebuild waits for the broker to name every input topic's partitions (a
+topic created a moment ago may not have its leaders yet)."""
 
 
 class Discard:
@@ -63,6 +78,7 @@ async def rebuild(
 ) -> RebuildReport:
     """Replay every input topic into fresh keys, then swap them in (see the module doc)."""
     await _refuse_if_workers_run(settings)
+    partitions = await _input_partitions(settings)
     started = time.monotonic()
     staging = Keys(f"{settings.key_prefix}-rebuild-{int(time.time())}", settings.ledger_shards)
     store = RedisLedgerStore(
@@ -74,17 +90,22 @@ async def rebuild(
     pipeline = LedgerPipeline(
         store, Discard(), settings.retention_us, planner=planner, validate_at_record_time=True
     )
-    records = await _replay(settings, pipeline, progress)
+    records = await _replay(settings, partitions, pipeline, progress)
     live = Keys(settings.key_prefix, settings.ledger_shards)
     swapped = await swap_namespace(redis, staging, live)  # type: ignore[arg-type]
     return RebuildReport(records, swapped, time.monotonic() - started)
 
 
-async def _replay(settings: Settings, pipeline: LedgerPipeline, progress: Progress) -> int:
+async def _replay(
+    settings: Settings,
+    partitions: list[TopicPartition],
+    pipeline: LedgerPipeline,
+    progress: Progress,
+) -> int:
     consumer = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False)
     await consumer.start()
     try:
-        ends, total = await _assign_from_start(consumer, settings)
+        ends, total = await _assign_from_start(consumer, partitions)
         done = 0
         while remaining := [tp for tp in ends if await consumer.position(tp) < ends[tp]]:
             batch = await consumer.getmany(
@@ -106,27 +127,65 @@ async def _replay(settings: Settings, pipeline: LedgerPipeline, progress: Progre
 
 
 async def _assign_from_start(
-    consumer: AIOKafkaConsumer, settings: Settings
+    consumer: AIOKafkaConsumer, tps: list[TopicPartition]
 ) -> tuple[dict[TopicPartition, int], int]:
-    """Assign every input partition at its beginning; (end offset per partition, records)."""
-    tps = [
-        TopicPartition(topic, partition)
-        for topic in settings.input_topics
-        for partition in await _partitions(consumer, topic)
-    ]
+    """Assign every input partition at its beginning; (end offset per partition, records).
+    The consumer learns the partitions' leaders from the metadata `assign` asks for: until
+    it knows every topic, offsets it reads would not be the topics' (a replay of nothing)."""
     consumer.assign(tps)
+    deadline = time.monotonic() + TOPIC_WAIT_S
+    while any(consumer.partitions_for_topic(tp.topic) is None for tp in tps):
+        if time.monotonic() > deadline:
+            raise MissingTopics(
+                "the consumer got no metadata for the input topics; nothing was replaced"
+            )
+        await asyncio.sleep(0.1)
     ends = await consumer.end_offsets(tps)
     starts = await consumer.beginning_offsets(tps)
     await consumer.seek_to_beginning(*tps)
     return ends, sum(ends[tp] - starts[tp] for tp in tps)
 
 
-async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
-    known = consumer.partitions_for_topic(topic)
-    if not known:
-        await consumer._client.force_metadata_update()
-        known = consumer.partitions_for_topic(topic)
-    return set(known or ())
+async def _input_partitions(settings: Settings) -> list[TopicPartition]:
+    """Every partition of every input topic, as the broker names them (asked again while a
+    topic has no leaders yet). A topic it does not name stops the rebuild before anything
+    is replaced: replaying without it would swap in a ledger missing its events."""
+    topics = list(settings.input_topics)
+    admin = AIOKafkaAdminClient(**client_options(settings))
+    await admin.start()
+    try:
+        deadline = time.monotonic() + TOPIC_WAIT_S
+        while True:
+            try:
+                described = {t["topic"]: t for t in await admin.describe_topics(topics)}
+            except KafkaError as exc:  # the admin client's first metadata may not be in yet
+                log.info("describing the input topics failed (%r); asking again", exc)
+                described = {}
+            missing = [t for t in topics if not _named(described.get(t))]
+            if not missing:
+                break
+            if time.monotonic() > deadline:
+                raise MissingTopics(
+                    f"the broker names no partitions of input topic(s) {', '.join(missing)}: "
+                    "create them (stockline topics) or fix STOCKLINE_INPUT_TOPICS; "
+                    "nothing was replaced"
+                )
+            await asyncio.sleep(0.2)
+    finally:
+        await admin.close()
+    return [
+        TopicPartition(topic, p["partition"])
+        for topic in topics
+        for p in sorted(described[topic]["partitions"], key=lambda p: p["partition"])
+    ]
+
+
+def _named(topic: dict[str, Any] | None) -> bool:
+    """Described without error, with partitions that all have a leader."""
+    if topic is None or topic.get("error_code") != 0:
+        return False
+    partitions: list[dict[str, Any]] = topic.get("partitions") or []
+    return bool(partitions) and all(p.get("error_code", 0) == 0 for p in partitions)
 
 
 async def _refuse_if_workers_run(settings: Settings) -> None:
