@@ -112,9 +112,7 @@ class RedisLedgerStore:
         """One script call per shard, all in one round trip; each reply is turned into
         outcomes and changes as it arrives, so the caller's `on_change` work runs while
         Redis is still executing the calls behind it."""
-        by_shard: dict[int, list[Group]] = {}
-        for sku, group in group_by_sku(deliveries):
-            by_shard.setdefault(self._keys.shard(sku), []).append((sku, group))
+        by_shard = self._by_shard(deliveries)
         shard_of, shards = list(by_shard), list(by_shard.values())
         flags = ("f" + ("d" if self._with_demand else "")) if full else ""
         flags += "a" if republish else ""
@@ -238,9 +236,7 @@ class RedisLedgerStore:
     async def pre_apply(self, events: Sequence[InventoryEvent], now_us: int) -> list[Outcome]:
         """One script call (flag 'p') per shard, in one round trip."""
         deliveries = [Delivery(event, "-", 0, 0) for event in events]
-        by_shard: dict[int, list[Group]] = {}
-        for sku, group in group_by_sku(deliveries):
-            by_shard.setdefault(self._keys.shard(sku), []).append((sku, group))
+        by_shard = self._by_shard(deliveries)
         calls = [
             self._encoder.encode(shard, groups, now_us, NO_TERMS, "p")
             for shard, groups in by_shard.items()
@@ -252,6 +248,13 @@ class RedisLedgerStore:
                 for (index, _), letter in zip(group, text(answer[1]), strict=True):
                     outcomes[index] = _OUTCOMES[letter]
         return outcomes
+
+    def _by_shard(self, deliveries: Sequence[Delivery]) -> dict[int, list[Group]]:
+        """The deliveries grouped per SKU, and the SKUs per ledger shard: one call each."""
+        by_shard: dict[int, list[Group]] = {}
+        for sku, group in group_by_sku(deliveries):
+            by_shard.setdefault(self._keys.shard(sku), []).append((sku, group))
+        return by_shard
 
     async def due_holds(self, now_us: int, limit: int = 1000) -> list[DueHold]:
         """Every shard's holds zset read up to `now_us`, in one round trip."""
