@@ -90,14 +90,19 @@ def _allowed(routes: Sequence[BaseRoute], request: Request) -> str:
     return ", ".join(sorted(methods))
 
 
-async def _ledger_down(_: Request, exc: Exception) -> JSONResponse:
-    log.warning("ledger read failed: %s", exc)
-    return error_response(503, "ledger_unavailable", "the stock ledger (Redis) did not answer")
-
-
-async def _crash(_: Request, exc: Exception) -> JSONResponse:
+def failure_response(exc: Exception) -> JSONResponse:
+    """The answer to an error nothing else handled: 503 `ledger_unavailable` when Redis did
+    not answer, else 500 `internal_error`; either is logged. The front layers that answer
+    without the framework use it too."""
+    if isinstance(exc, RedisError):
+        log.warning("ledger step failed: %s", exc)
+        return error_response(503, "ledger_unavailable", "the stock ledger (Redis) did not answer")
     log.error("unhandled error", exc_info=exc)
     return error_response(500, "internal_error", "the server failed; the error is logged")
+
+
+async def _failure(_: Request, exc: Exception) -> JSONResponse:
+    return failure_response(exc)
 
 
 def install_error_handlers(app: FastAPI, routes: Sequence[BaseRoute] = ()) -> None:
@@ -105,5 +110,5 @@ def install_error_handlers(app: FastAPI, routes: Sequence[BaseRoute] = ()) -> No
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _invalid)
     app.add_exception_handler(HTTPException, _http_handler(routes))
-    app.add_exception_handler(RedisError, _ledger_down)
-    app.add_exception_handler(Exception, _crash)
+    app.add_exception_handler(RedisError, _failure)
+    app.add_exception_handler(Exception, _failure)

@@ -10,18 +10,16 @@ storefronts' hot write); the routes answer everything else and render every erro
 
 from __future__ import annotations
 
-import logging
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, FastAPI, Path, Request, Security
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPBearer
 from pydantic import ValidationError
-from redis.exceptions import RedisError
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from stockline.adapters.http.errors import ApiError, error_response
+from stockline.adapters.http.errors import ApiError, error_response, failure_response
 from stockline.contracts.api import (
     ErrorBody,
     ExtendRequest,
@@ -40,8 +38,6 @@ from stockline.service_layer.reservations import (
     Reservations,
     Unavailable,
 )
-
-log = logging.getLogger(__name__)
 
 JSON: Final = "application/json"
 PREFIX: Final = "/v1/reservations"
@@ -161,14 +157,8 @@ class ReservationFront:
             response: Response = _json(_ANSWER_STATUS[answer.outcome], answer.body)
         except ReservationError as exc:
             response = error_response(_STATUS.get(type(exc), 409), exc.code, exc.detail)
-        except RedisError as exc:
-            log.warning("ledger step failed: %s", exc)
-            detail = "the stock ledger (Redis) did not answer"
-            response = error_response(503, "ledger_unavailable", detail)
         except Exception as exc:
-            log.error("unhandled error", exc_info=exc)
-            detail = "the server failed; the error is logged"
-            response = error_response(500, "internal_error", detail)
+            response = failure_response(exc)
         await response(scope, receive, send)
 
 

@@ -15,21 +15,17 @@ for the OpenAPI document and its 4xx answers.
 
 from __future__ import annotations
 
-import logging
 import re
 from dataclasses import dataclass
 from typing import Final
 
-from redis.exceptions import RedisError
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from stockline.adapters.http.errors import error_response
+from stockline.adapters.http.errors import error_response, failure_response
 from stockline.adapters.http.reads import SkuRead, SkuReads
 from stockline.contracts.events import CODE_PATTERN
-
-log = logging.getLogger(__name__)
 
 PREFIX: Final = "/v1/availability/"
 _SKU = re.compile(CODE_PATTERN)
@@ -125,14 +121,8 @@ class SkuFront:
         scope["route"] = self.route
         try:
             answer = await self.answers.answer(sku, if_none_match=_if_none_match(scope))
-        except RedisError as exc:
-            log.warning("ledger read failed: %s", exc)
-            detail = "the stock ledger (Redis) did not answer"
-            answer = Answer.of(error_response(503, "ledger_unavailable", detail))
         except Exception as exc:
-            log.error("unhandled error", exc_info=exc)
-            detail = "the server failed; the error is logged"
-            answer = Answer.of(error_response(500, "internal_error", detail))
+            answer = Answer.of(failure_response(exc))
         await answer(send, head=scope["method"] == "HEAD")
 
 
