@@ -4,6 +4,7 @@ processes of its own (several API processes at once)."""
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -17,7 +18,7 @@ import httpx
 import uvicorn
 from starlette.types import ASGIApp
 
-from tests.integration.harness import free_port
+from tests.integration.harness import World, free_port
 
 
 @contextmanager
@@ -50,10 +51,15 @@ def wait_healthy(url: str, timeout: float = 10) -> None:
 
 @contextmanager
 def api_process(
-    env: dict[str, str], log: Path, *, workers: int = 2, timeout: float = 60
+    world: World, token: str, log: Path, *, workers: int = 2, timeout: float = 60
 ) -> Iterator[str]:
-    """`stockline api --workers N` as its own processes with `env` (a world's, plus the API's
-    settings) until the block ends (SIGTERM, then kill); yields its base URL once ready."""
+    """`stockline api --workers N` for `world` as processes of its own, on a free port with
+    the bearer `token`, until the block ends (SIGTERM, then kill); yields its base URL once
+    ready."""
+    env = world.env(free_port()) | {
+        "STOCKLINE_API_PORT": str(free_port()),
+        "STOCKLINE_API_TOKENS": json.dumps([token]),
+    }
     with log.open("ab") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "stockline.cli", "api", "--workers", str(workers)],

@@ -24,7 +24,6 @@ from tests.integration.harness import (
     WorkerProcess,
     World,
     eventually,
-    free_port,
     published_nodes,
     read_to_end,
 )
@@ -87,11 +86,7 @@ async def test_concurrent_holds_never_promise_a_unit_twice(
         )
         assert start[SKU, DC]["atp"] == 100
 
-        env = world.env(free_port()) | {
-            "STOCKLINE_API_PORT": str(free_port()),
-            "STOCKLINE_API_TOKENS": json.dumps([TOKEN]),
-        }
-        with api_process(env, tmp_path / "api.log") as url:
+        with api_process(world, TOKEN, tmp_path / "api.log") as url:
             ctx = multiprocessing.get_context("spawn")
             fed, answers = ctx.Event(), ctx.Queue()
             clients = [

@@ -6,7 +6,6 @@ ledger lost puts it back: no hold that was answered 201 is lost."""
 from __future__ import annotations
 
 import asyncio
-import json
 import multiprocessing
 import time
 from multiprocessing.synchronize import Event as EventType
@@ -20,7 +19,7 @@ from stockline import bootstrap
 from stockline.domain.events import Receipt
 from tests.conftest import Stack
 from tests.integration.conftest import spawn
-from tests.integration.harness import Producer, WorkerProcess, World, eventually, free_port
+from tests.integration.harness import Producer, WorkerProcess, World, eventually
 from tests.integration.live_api import api_process
 from tests.reliability.conftest import TunedWorld
 from tests.reliability.servers import RedisServer
@@ -91,11 +90,7 @@ async def test_no_hold_answered_201_is_lost_when_redis_loses_its_tail(
     async with Producer(world) as producer:
         now = time.time_ns() // 1_000
         await producer.events([Receipt(f"in-{s}", now, "wms", DC, s, 100_000) for s in SKUS])
-    env = world.env(free_port()) | {
-        "STOCKLINE_API_PORT": str(free_port()),
-        "STOCKLINE_API_TOKENS": json.dumps([TOKEN]),
-    }
-    with api_process(env, tmp_path / "api.log") as url:
+    with api_process(world, TOKEN, tmp_path / "api.log") as url:
         ctx = multiprocessing.get_context("spawn")
         stop, out = ctx.Event(), ctx.Queue()
         clients = [
