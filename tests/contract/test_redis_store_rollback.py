@@ -7,6 +7,7 @@ from redis.asyncio import Redis
 from tests.unit.domain.ledger_events import at, receipt
 
 from stockline.adapters.redis.keys import Keys
+from stockline.adapters.redis.reservations import RedisReservationRecords
 from stockline.adapters.redis.store import ReconnectedMidBatch, RedisLedgerStore
 from stockline.service_layer.ports import Delivery, LedgerRolledBack
 
@@ -71,3 +72,21 @@ async def test_a_reconnect_between_apply_and_progress_has_the_batch_applied_agai
     assert [n.stock.on_hand for c in result.changes for n in c.nodes] == [5]
     await store.record_progress({TP: 10})
     assert await store.watermarks([TP]) == {TP: 10}
+
+
+async def test_reservation_records_on_the_same_client_leave_the_check_in_place(
+    redis_client: Redis, keys: Keys
+) -> None:
+    """The API builds the ledger store and the reservation records on one client: a
+    reconnect made by a records call is still noticed by the store's next write."""
+    store = RedisLedgerStore(redis_client, keys=keys, retention_us=WEEK_US)
+    records = RedisReservationRecords(redis_client, keys)
+    await store.apply([Delivery(receipt(5, event_id="r-1"), *TP, 10)], NOW_US)
+    await store.record_progress({TP: 10})
+
+    await redis_client.hset(keys.watermarks(), "inventory.receipts|0", 4)
+    await redis_client.connection_pool.disconnect()
+    await records.claim("R-1", "digest", NOW_US, NOW_US + 1)  # reconnects
+
+    with pytest.raises(LedgerRolledBack):
+        await store.apply([Delivery(receipt(3, event_id="r-2"), *TP, 11)], NOW_US)

@@ -17,6 +17,7 @@ from typing import Any, Final
 from redis.asyncio import Redis, RedisCluster
 
 from stockline.adapters.redis.keys import Keys
+from stockline.adapters.redis.transport import transport_for
 from stockline.service_layer.reservation_ports import (
     Outcome,
     RecordState,
@@ -39,7 +40,13 @@ if f[1] then
 end
 redis.call('HSET', KEYS[1], 'd', ARGV[1], 's', 'pending', 'a', attempt, 'dl', ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
-return {1, redis.call('HGETALL', KEYS[1])}
+return {1, attempt}
+"""
+
+_ANSWER: Final = """
+redis.call('HSET', KEYS[1], 's', 'answered', 'o', ARGV[1], 'b', ARGV[2], 'x', ARGV[3])
+redis.call('PEXPIREAT', KEYS[1], ARGV[4])
+return 1
 """
 
 _RAISE_EXPIRY: Final = """
@@ -72,12 +79,16 @@ return 0
 
 
 class RedisReservationRecords:
-    """`ReservationRecords` on Redis; the claim is one script (atomic)."""
+    """`ReservationRecords` on Redis; the claim is one script (atomic). The claim and the
+    answer, once per POST, go through the ledger's transport (one EVALSHA each, packed by
+    hiredis); the rarer calls through the client."""
 
     def __init__(self, redis: Redis | RedisCluster, keys: Keys) -> None:
         self._redis = redis
         self._keys = keys
-        self._claim = redis.register_script(_CLAIM)
+        self._transport = transport_for(redis)
+        self._claim_sha = self._transport.sha(_CLAIM)
+        self._answer_sha = self._transport.sha(_ANSWER)
         self._raise_expiry = redis.register_script(_RAISE_EXPIRY)
         self._flag = redis.register_script(_FLAG_IF_EXISTS)
 
@@ -85,11 +96,14 @@ class RedisReservationRecords:
         self, reservation_id: str, digest: str, now_us: int, deadline_us: int
     ) -> tuple[ReservationRecord, bool]:
         key = self._keys.reservation(reservation_id)
-        claimed, flat = await self._claim(
-            keys=[key], args=[digest, now_us, deadline_us, PENDING_KEEP_MS]
+        claimed, found = await self._script(
+            self._claim_sha, key, digest, now_us, deadline_us, PENDING_KEEP_MS
         )
-        fields = dict(zip(flat[::2], flat[1::2], strict=True))
-        return _record(reservation_id, fields), bool(claimed)
+        if claimed:
+            pending = RecordState.PENDING
+            return ReservationRecord(reservation_id, digest, pending, int(found), deadline_us), True
+        fields = dict(zip(found[::2], found[1::2], strict=True))
+        return _record(reservation_id, fields), False
 
     async def get(self, reservation_id: str) -> ReservationRecord | None:
         fields = await self._redis.hgetall(self._keys.reservation(reservation_id))
@@ -104,16 +118,17 @@ class RedisReservationRecords:
         keep_until_us: int,
     ) -> None:
         key = self._keys.reservation(record.reservation_id)
-        mapping = {
-            "s": RecordState.ANSWERED.value,
-            "o": outcome.value,
-            "b": answer,
-            "x": expires_us,
-        }
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(key, mapping=mapping)  # type: ignore[arg-type]
-            pipe.pexpireat(key, keep_until_us // 1000)
-            await pipe.execute()
+        await self._script(
+            self._answer_sha, key, outcome.value, answer, expires_us, keep_until_us // 1000
+        )
+
+    async def _script(self, sha: str, key: str, *args: str | int | bytes) -> Any:
+        (reply,) = await self._transport.round_trip(
+            [("EVALSHA", sha, 1, key, *args)], _ignore, 0, None
+        )
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
 
     async def next_extension(self, reservation_id: str) -> int:
         key = self._keys.reservation(reservation_id)
@@ -130,6 +145,10 @@ class RedisReservationRecords:
         await asyncio.gather(
             *(self._flag(keys=[self._keys.reservation(rid)], args=["e"]) for rid in reservation_ids)
         )
+
+
+def _ignore(_n: int, _reply: Any) -> None:
+    pass
 
 
 def _record(reservation_id: str, fields: dict[Any, Any]) -> ReservationRecord:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
@@ -79,18 +80,35 @@ class Transport(Protocol):
 
 
 def transport_for(redis: Redis | RedisCluster) -> Transport:
-    if isinstance(redis, RedisCluster):
-        return ClusterTransport(redis)
-    return SingleTransport(redis)
+    """The client's one transport: made on first use, then shared by every adapter over the
+    same client (each transport hooks the client's connections, so a second one would take
+    the first one's notice of a new connection away)."""
+    made = _TRANSPORTS.get(redis)
+    if made is None:
+        if isinstance(redis, RedisCluster):
+            made = ClusterTransport(redis)
+        else:
+            made = SingleTransport(redis)
+        _TRANSPORTS[redis] = made
+    return made
+
+
+_TRANSPORTS: weakref.WeakKeyDictionary[Redis | RedisCluster, Transport] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 class _Scripts:
     def __init__(self) -> None:
         self.sources: dict[str, str] = {}
+        self._digests: dict[str, str] = {}
 
     def sha(self, src: str) -> str:
-        digest = hashlib.sha1(src.encode(), usedforsecurity=False).hexdigest()
-        self.sources[digest] = src
+        digest = self._digests.get(src)
+        if digest is None:
+            digest = hashlib.sha1(src.encode(), usedforsecurity=False).hexdigest()
+            self._digests[src] = digest
+            self.sources[digest] = src
         return digest
 
     def missing(self, commands: Sequence[Command], replies: list[Any]) -> list[int]:
@@ -150,11 +168,20 @@ class SingleTransport:
         pool = self._redis.connection_pool
         if on_fresh is not None:
             conn = await pool.get_connection()  # type: ignore[no-untyped-call]
-            await pool.release(conn)  # connected now: the hook has run if it was new
-            if self._fresh:
-                await on_fresh()
-                self._fresh = False
+            if not self._fresh:  # the usual case: send on the connection just taken
+                replies = await self._exchange_on(conn, commands, on_reply, watched)
+                return await self._reloaded(commands, replies, on_reply, watched)
+            await pool.release(conn)  # connected now: the hook has run
+            await on_fresh()
+            self._fresh = False
         replies = await self._send(commands, on_reply, watched)
+        return await self._reloaded(commands, replies, on_reply, watched)
+
+    async def _reloaded(
+        self, commands: Sequence[Command], replies: list[Any], on_reply: OnReply, watched: int
+    ) -> list[Any]:
+        """`replies`, with the calls answered NOSCRIPT sent again once their script is
+        loaded."""
         missing = self._scripts.missing(commands, replies)
         if missing:
             for sha in {text(commands[n][1]) for n in missing}:
@@ -171,14 +198,19 @@ class SingleTransport:
     async def _send(
         self, commands: Sequence[Command], on_reply: OnReply, watched: int
     ) -> list[Any]:
-        pool = self._redis.connection_pool
-        conn = await pool.get_connection()  # type: ignore[no-untyped-call]
+        conn = await self._redis.connection_pool.get_connection()  # type: ignore[no-untyped-call]
+        return await self._exchange_on(conn, commands, on_reply, watched)
+
+    async def _exchange_on(
+        self, conn: Any, commands: Sequence[Command], on_reply: OnReply, watched: int
+    ) -> list[Any]:
+        """The exchange on a connection taken from the pool, which gets it back."""
         try:
             return await _exchange(
                 conn, commands, lambda n, reply: on_reply(n, reply) if n < watched else None
             )
         finally:
-            await pool.release(conn)
+            await self._redis.connection_pool.release(conn)
 
 
 class ClusterTransport:
