@@ -24,6 +24,7 @@ JSON_SCHEMA: Final[dict[str, Any]] = {"type": "string", "format": "date-time", "
 
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_US: Final = timedelta(microseconds=1)
+_NAIVE_EPOCH: Final = datetime(1970, 1, 1)  # rendered as UTC, with Z
 LATEST: Final = EPOCH + 2**53 * _ONE_US
 """The last time whose µs since the epoch a double (Lua, a sorted-set score) holds exactly."""
 _SHAPE: Final = re.compile(PATTERN)
@@ -64,8 +65,5 @@ def to_epoch_us(moment: datetime) -> int:
 
 def render_utc(epoch_us: int) -> str:
     """RFC 3339 in UTC with `Z`; the microsecond fraction appears only when non-zero."""
-    moment = EPOCH + timedelta(microseconds=epoch_us)
-    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
-    if moment.microsecond:
-        text += f".{moment.microsecond:06d}"
-    return text + "Z"
+    moment = _NAIVE_EPOCH + timedelta(microseconds=epoch_us)
+    return moment.isoformat() + "Z"  # isoformat leaves out a zero fraction

@@ -52,7 +52,7 @@ class KafkaHoldLog:
     async def publish(self, events: Sequence[InventoryEvent]) -> None:
         if not events:
             return
-        producer = await self._started()
+        producer = self._producer or await self._started()
         try:
             async with asyncio.timeout(self._timeout_s):
                 sent = [
