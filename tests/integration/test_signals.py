@@ -12,7 +12,15 @@ from stockline.contracts.signals import parse_rebalance, parse_reorder
 from stockline.domain.effects import day_of
 from stockline.domain.events import OrderPlaced, Receipt
 from tests.integration.conftest import spawn
-from tests.integration.harness import Producer, WorkerProcess, World, eventually, read_topic
+from tests.integration.harness import (
+    Producer,
+    WorkerProcess,
+    World,
+    eventually,
+    read_to_end,
+    read_topic,
+)
+from tests.reliability.checks import committed_offsets, end_offsets
 
 pytestmark = [pytest.mark.kafka, pytest.mark.redis]
 
@@ -80,8 +88,18 @@ async def test_a_demand_burst_rebalances_from_the_best_donor_or_reorders_without
         await eventually(lambda: ledger.snapshot(without), lambda s: s is not None)
         await producer.events(burst(with_donor, 1) + burst(without, 2))
 
-    reorders = await read_topic(world, "inventory.signals.reorder", expect=1)
-    rebalances = await read_topic(world, "inventory.signals.rebalance", expect=1)
+    await read_topic(world, "inventory.signals.reorder", expect=1)
+    await read_topic(world, "inventory.signals.rebalance", expect=1)
+    # every input committed (the workers publish a batch's signals before committing it):
+    # each topic read to its end then holds every signal emitted, a repeat included
+    ends = await end_offsets(world)
+    caught_up = await eventually(
+        lambda: committed_offsets(world),
+        lambda done: all(done.get(tp, 0) >= end for tp, end in ends.items()),
+    )
+    assert all(caught_up.get(tp, 0) >= end for tp, end in ends.items())
+    reorders = await read_to_end(world, "inventory.signals.reorder")
+    rebalances = await read_to_end(world, "inventory.signals.rebalance")
     assert len(reorders) == 1
     assert len(rebalances) == 1
 
