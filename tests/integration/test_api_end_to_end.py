@@ -121,3 +121,14 @@ async def test_the_api_answers_what_the_worker_folded_and_published(
         assert (
             await client.get("/v1/availability/x", headers={"Authorization": ""})
         ).status_code == 401
+
+
+async def test_the_default_batch_limit_is_500_skus(world: World, api: str) -> None:
+    """With no setting, `stockline api` answers a batch of 500 SKUs and refuses 501 by name."""
+    skus = [f"SKU-LIMIT-{world.run}-{n}" for n in range(501)]
+    async with httpx.AsyncClient(base_url=api, headers=AUTH) as client:
+        full = await client.post("/v1/availability/batch", json={"skus": skus[:500]})
+        over = await client.post("/v1/availability/batch", json={"skus": skus})
+    assert (full.status_code, len(full.json()["not_found"])) == (200, 500)
+    assert (over.status_code, over.json()["error"]) == (422, "batch_too_large")
+    assert over.json()["detail"] == "the batch has 501 SKUs; the limit is 500"

@@ -17,8 +17,10 @@ from tests.integration.harness import (
     WorkerProcess,
     World,
     eventually,
+    metric_value,
     read_to_end,
     read_topic,
+    scrape,
 )
 from tests.reliability.checks import committed_offsets, end_offsets
 
@@ -102,6 +104,9 @@ async def test_a_demand_burst_rebalances_from_the_best_donor_or_reorders_without
     rebalances = await read_to_end(world, "inventory.signals.rebalance")
     assert len(reorders) == 1
     assert len(rebalances) == 1
+    metrics = await scrape(workers[0])  # and the worker counted what it published
+    assert metric_value(metrics, "stockline_signals_total", kind="reorder") == 1
+    assert metric_value(metrics, "stockline_signals_total", kind="rebalance") == 1
 
     rebalance = parse_rebalance(rebalances[0].value)
     assert rebalances[0].key.decode() == with_donor

@@ -168,3 +168,31 @@ async def test_every_event_type_reaches_the_ledger_and_inventory_atp(
     )
     assert lag_samples(caught_up), "no consumer lag reported"
     assert set(lag_samples(caught_up)) == {0.0}
+
+
+async def test_a_pick_beyond_on_hand_is_applied_counted_and_published_at_atp_zero(
+    world: World, workers: list[WorkerProcess], ledger: RedisLedgerStore, tmp_path: Path
+) -> None:
+    """The physical count wins (DESIGN: on_hand may go below zero); the worker counts the
+    anomaly on /metrics and publishes on_hand -3 with ATP 0."""
+    t0 = time.time_ns() // 1000 - 60_000_000
+    sku = f"SKU-NEG-{world.run}"
+    await world.create_topics()
+    spawn(workers, world, tmp_path)
+    async with Producer(world) as producer:
+        await producer.events([Receipt(f"{sku}-r", t0, "wms", "DC-1", sku, qty=2)])
+        await eventually(partial(ledger.snapshot, sku), lambda s: s is not None)
+        await producer.events([Pick(f"{sku}-p", t0 + 1, "wms", "DC-1", sku, qty=5)])
+
+    nodes = await eventually(
+        lambda: published_nodes(world),
+        lambda got: got.get((sku, "DC-1"), {}).get("on_hand") == -3,
+        timeout=20,
+    )
+    assert (nodes[sku, "DC-1"]["on_hand"], nodes[sku, "DC-1"]["atp"]) == (-3, 0)
+    metrics = await eventually(
+        lambda: scrape(workers[0]),
+        lambda text: metric_value(text, "stockline_negative_on_hand_anomalies_total") > 0,
+        timeout=20,
+    )
+    assert metric_value(metrics, "stockline_negative_on_hand_anomalies_total") == 1

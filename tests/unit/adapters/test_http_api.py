@@ -24,12 +24,17 @@ TOKEN = "s3cret-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
-async def make_app(*, tokens: tuple[str, ...] = (TOKEN,), batch_max: int = 500) -> ReadApi:
+async def make_app(
+    *,
+    tokens: tuple[str, ...] = (TOKEN,),
+    batch_max: int = 500,
+    network: StaticNetworkView | None = None,
+) -> ReadApi:
     store = MemoryLedgerStore()
     await stock(store)
     reader = MemoryLedgerReader(store)
     return create_app(
-        Availability(reader, StaticNetworkView()),
+        Availability(reader, network or StaticNetworkView()),
         tokens=tokens,
         max_body_bytes=2048,
         batch_max=batch_max,
@@ -167,6 +172,27 @@ async def test_batch_filters_by_node(client: httpx.AsyncClient) -> None:
         ("SKU-A", 6, ["STORE-1"])
     ]
     assert answer["not_found"] == ["SKU-Z"]
+
+
+async def test_batch_filters_by_channel_and_totals_only_the_nodes_serving_it() -> None:
+    # SKU-A: DC-1 atp 50 - 8 = 42 (web, stores), STORE-1 atp 6 (stores only)
+    channels = {"DC-1": frozenset({"web", "stores"}), "STORE-1": frozenset({"stores"})}
+    app = await make_app(network=StaticNetworkView(channels=channels))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://a") as c:
+        web = {"skus": ["SKU-A"], "channel": "web"}
+        answer = (await c.post("/v1/availability/batch", json=web, headers=AUTH)).json()
+        ((sku, atp, nodes, per_channel),) = [
+            (m["sku"], m["network_atp"], list(m["nodes"]), m["channels"]) for m in answer["items"]
+        ]
+        assert (sku, atp, nodes, per_channel) == ("SKU-A", 42, ["DC-1"], {"web": 42})
+
+        stores = {"skus": ["SKU-A"], "channel": "stores"}
+        answer = (await c.post("/v1/availability/batch", json=stores, headers=AUTH)).json()
+        (item,) = answer["items"]
+        assert (item["network_atp"], sorted(item["nodes"])) == (48, ["DC-1", "STORE-1"])
+
+        whole = (await c.get("/v1/availability/SKU-A", headers=AUTH)).json()
+        assert whole["channels"] == {"web": 42, "stores": 48}
 
 
 async def test_the_batch_path_is_not_a_sku(client: httpx.AsyncClient) -> None:
