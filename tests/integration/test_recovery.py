@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -99,6 +100,10 @@ async def test_kill_9_mid_stream_then_restart_gives_the_reference_ledger(
     progress = await eventually(lambda: applied(first), lambda n: n >= 3000, timeout=60)
     assert progress >= 3000, first.log_tail()
     first.kill()
+    assert first.proc is not None
+    assert first.proc.returncode == -signal.SIGKILL, first.log_tail()
+    at_kill = await read_ledger(ledger, sorted(expected))
+    assert at_kill != expected, "the worker had applied everything before the kill"
 
     started = time.monotonic()
     second = spawn(workers, world, tmp_path)

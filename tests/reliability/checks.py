@@ -69,6 +69,14 @@ class LedgerProbe:
         found = cast("dict[str, str]", await self.redis.hgetall(self.keys.watermarks()))
         return {tp: int(offset) for tp, offset in found.items()}
 
+    async def forget_connections(self) -> None:
+        """Drop pooled connections to a server that restarted (the next read reconnects)."""
+        if isinstance(self.redis, Redis):
+            await self.redis.connection_pool.disconnect()
+        else:
+            for node in self.redis.get_nodes():
+                await node.disconnect()
+
     async def close(self, *, clean: bool) -> None:
         """Close the client; with `clean`, first delete every key of the world."""
         if clean:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,12 +67,37 @@ async def produce_acked(producer: Producer, events: Sequence[Event], seconds: fl
 
 
 async def coordinator(world: World) -> int:
-    admin = AIOKafkaAdminClient(bootstrap_servers=world.bootstrap)
-    await admin.start()
+    """The broker coordinating the workers' group (-1 while the cluster does not answer)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=world.bootstrap, request_timeout_ms=5000)
     try:
+        await admin.start()
         return int(await admin.find_coordinator(world.settings.consumer_group))
+    except KafkaError:
+        return -1
     finally:
         await admin.close()
+
+
+async def leaders(world: World) -> dict[tuple[str, int], int]:
+    """The leader broker of every input partition (-1 while a partition has none); empty
+    while the cluster does not answer (a request sent to the dead broker fails)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=world.bootstrap, request_timeout_ms=5000)
+    try:
+        await admin.start()
+        described = await admin.describe_topics(list(world.settings.input_topics))
+    except KafkaError:
+        return {}
+    finally:
+        await admin.close()
+    return {
+        (t["topic"], p["partition"]): int(p["leader"]) for t in described for p in t["partitions"]
+    }
+
+
+def moved_away(
+    led: list[tuple[str, int]], victim: int
+) -> Callable[[dict[tuple[str, int], int]], bool]:
+    return lambda now: all(now.get(tp, -1) not in (victim, -1) for tp in led)
 
 
 async def test_killing_one_of_three_brokers_loses_nothing_acknowledged(
@@ -94,7 +119,19 @@ async def test_killing_one_of_three_brokers_loses_nothing_acknowledged(
         producing = asyncio.create_task(produce_acked(producer, events, seconds))
         await asyncio.sleep(seconds / 3)
         victim = await coordinator(world)
+        led = [tp for tp, leader in (await leaders(world)).items() if leader == victim]
+        assert not producing.done(), "the kill would not come mid-stream"
         cluster.kill(victim)
+        # the fault happened and mattered: the victim is dead, it led partitions and
+        # coordinated the group, and both moved to the brokers left
+        assert not cluster.brokers[victim - 1].alive()
+        assert led, f"broker {victim} led no input partition"
+        moved = await eventually(lambda: leaders(world), moved_away(led, victim), timeout=60)
+        assert moved_away(led, victim)(moved), f"{moved}\n{cluster.log_tail()}"
+        new_coordinator = await eventually(
+            lambda: coordinator(world), lambda c: c not in (victim, -1), timeout=60
+        )
+        assert new_coordinator not in (victim, -1)
         acked = await producing
 
     expected = reference_fold(acked.events)
@@ -105,6 +142,7 @@ async def test_killing_one_of_three_brokers_loses_nothing_acknowledged(
     figures[f"{name}: acknowledged events missing from the ledger"] = str(seen.missing)
     figures[f"{name}: divergent ledger cells"] = str(divergent_cells(got, expected))
     figures[f"{name}: sends that failed and were retried"] = str(acked.failed_sends)
+    figures[f"{name}: partitions whose leader was killed, moved"] = f"{len(led)}, {len(led)}"
     assert len(acked.events) == len(events)
     assert divergent_cells(got, expected) == 0, worker.log_tail() + cluster.log_tail()
     assert (seen.missing, seen.unexpected) == (0, 0)
