@@ -9,7 +9,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -64,6 +64,18 @@ class LedgerProbe:
                     out[sku].add(event_id)
         return out
 
+    async def versions(self, skus: Sequence[str]) -> dict[str, int]:
+        """Each SKU's ledger version (bumped once per batch that changed it)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for sku in skus:
+            pipe.hgetall(self.keys.ledger(sku))
+        out: dict[str, int] = {}
+        for sku, found in zip(skus, await pipe.execute(), strict=True):
+            snapshot = snapshot_from_hash(sku, flat(found))
+            if snapshot is not None:
+                out[sku] = snapshot.version
+        return out
+
     async def watermarks(self) -> dict[str, int]:
         # the client decodes responses (decode_responses=True): keys and values are str
         found = cast("dict[str, str]", await self.redis.hgetall(self.keys.watermarks()))
@@ -113,12 +125,17 @@ class AtpReport:
     would keep an older record there."""
     malformed: int
     """Records that are not a valid `NodeAtpRecord` or whose key is not `<sku>/<node_id>`."""
+    unpublished: int
+    """SKUs whose ledger version is not the newest version among their nodes' last records:
+    the ledger's last change to them never reached the topic (or the topic claims a change
+    the ledger does not have)."""
     examples: list[str] = field(default_factory=list)
     """A few of the keys above, with what was published and expected, for the failure."""
 
 
-async def atp_report(world: World, expected: Ledger) -> AtpReport:
-    """Read `inventory.atp.nodes` to its end and compare the latest records with `expected`."""
+async def atp_report(world: World, expected: Ledger, versions: Mapping[str, int]) -> AtpReport:
+    """Read `inventory.atp.nodes` to its end and compare the latest records with `expected`
+    and the ledger's `versions`."""
     from pydantic import ValidationError
 
     from stockline.contracts.outbound import NodeAtpRecord, node_record_key
@@ -147,6 +164,10 @@ async def atp_report(world: World, expected: Ledger) -> AtpReport:
         stock = (record.on_hand, record.reserved, record.inbound, record.held)
         published.setdefault(record.sku, {})[record.node_id] = stock
     regressed = [key for key, (_, _, rec) in last.items() if rec.version < highest[key]]
+    newest: dict[str, int] = {}
+    for _, _, record in last.values():
+        newest[record.sku] = max(newest.get(record.sku, -1), record.version)
+    unpublished = sorted(sku for sku in versions if newest.get(sku) != versions[sku])
     examples = [
         f"{sku}/{node}: published {published.get(sku, {}).get(node)}, ledger {stock}"
         for sku in sorted(expected)
@@ -157,7 +178,12 @@ async def atp_report(world: World, expected: Ledger) -> AtpReport:
         f"{key}: last record v{last[key][2].version}, highest v{highest[key]}"
         for key in sorted(regressed)[:5]
     ]
-    return AtpReport(divergent_cells(published, expected), len(regressed), malformed, examples)
+    examples += [
+        f"{sku}: ledger v{versions[sku]}, newest published v{newest.get(sku)}"
+        for sku in unpublished[:5]
+    ]
+    divergent = divergent_cells(published, expected)
+    return AtpReport(divergent, len(regressed), malformed, len(unpublished), examples)
 
 
 @dataclass

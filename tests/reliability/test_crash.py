@@ -166,11 +166,17 @@ async def test_kill_9_of_workers_and_redis_during_a_stream_loses_and_doubles_not
         f"{chaos.redis_recoveries[0]:.1f}"
     )
     figures[f"{prefix}: drain after the producer finished (s)"] = f"{drain_s:.1f}"
-    atp = await eventually(lambda: atp_report(world, expected), lambda r: r.divergent == 0)
+    versions = await probe.versions(sorted(expected))
+    atp = await eventually(
+        lambda: atp_report(world, expected, versions),
+        lambda r: (r.divergent, r.unpublished) == (0, 0),
+    )
     figures[f"{prefix}: divergent ATP cells, keys whose last record is not the newest"] = (
         f"{atp.divergent}, {atp.regressed}"
     )
     assert divergent == 0, chaos.worker.log_tail()
     assert (seen.missing, seen.unexpected) == (0, 0)
-    assert (atp.divergent, atp.regressed, atp.malformed) == (0, 0, 0), atp.examples
+    assert (atp.divergent, atp.regressed, atp.malformed, atp.unpublished) == (0, 0, 0, 0), (
+        atp.examples
+    )
     assert applied <= len(events), "the workers' counters add up to more applies than events"

@@ -70,10 +70,16 @@ async def test_duplicates_and_adversarial_order_give_the_reference_ledger(
     figures[f"{name}: duplicates sent / counted"] = (
         f"{len(sent) - len(distinct)} / {counted['duplicate']}"
     )
-    atp = await eventually(lambda: atp_report(world, expected), lambda r: r.divergent == 0)
+    versions = await probe.versions(sorted(expected))
+    atp = await eventually(
+        lambda: atp_report(world, expected, versions),
+        lambda r: (r.divergent, r.unpublished) == (0, 0),
+    )
     figures[f"{name}: divergent ATP cells"] = str(atp.divergent)
     assert divergent == 0
     assert (seen.missing, seen.unexpected) == (0, 0)
-    assert (atp.divergent, atp.regressed, atp.malformed) == (0, 0, 0), atp.examples
+    assert (atp.divergent, atp.regressed, atp.malformed, atp.unpublished) == (0, 0, 0, 0), (
+        atp.examples
+    )
     assert counted["applied"] == len(distinct)
     assert counted["duplicate"] == len(sent) - len(distinct)
