@@ -13,6 +13,7 @@ from redis.exceptions import ResponseError
 
 from stockline.adapters.redis.calls import CallEncoder, Group
 from stockline.adapters.redis.keys import Keys
+from stockline.adapters.redis.losses import LossCheck, split_marks
 from stockline.adapters.redis.replies import (
     change_of,
     flat,
@@ -32,7 +33,6 @@ from stockline.service_layer.ports import (
     DueHold,
     HoldDecision,
     HoldRequest,
-    LedgerRolledBack,
     NodeTerms,
     PlanMarks,
     SkuChange,
@@ -57,15 +57,8 @@ def _script(name: str) -> str:
 
 class RedisLedgerStore:
     """A LedgerStore on Redis >= 7.0, a single node or a Cluster (every call stays in one
-    slot; `transport.py` says how each is reached).
-
-    Lost writes: on a single Redis a loss is the tail of one write stream, so the watermark
-    (written after the apply it vouches for) going back shows it. On a Cluster each primary
-    can lose its own tail in a failover, so the store also checks every shard: per shard
-    and partition it knows the offset the shard's offsets hash must have reached (from the
-    replies in this process, and `<shard>@<topic>|<partition>` fields recorded in the
-    watermark hash, on another slot), and a shard below that lost its tail
-    (docs/reliability.md)."""
+    slot; `transport.py` says how each is reached). Before anything goes out on a new
+    connection it checks that Redis still has what this process wrote (`losses.py`)."""
 
     def __init__(
         self,
@@ -83,9 +76,7 @@ class RedisLedgerStore:
         self._transport = transport_for(redis)
         self._per_shard = self._transport.independent_nodes
         self._with_demand = with_demand
-        self._written: dict[str, int] = {}  # watermark fields this process raised, and to what
-        self._applied: dict[int, dict[str, int]] = {}  # per shard, per `topic|partition`
-        self._unrecorded_shards: dict[int, dict[str, int]] = {}  # of those, not recorded yet
+        self._losses = LossCheck(keys, self._unchecked, per_shard=self._per_shard)
         self._unrecorded = False  # a batch was applied and its progress is not recorded yet
         self._on_round_trip = on_round_trip
         self._keys = keys
@@ -140,7 +131,7 @@ class RedisLedgerStore:
                     found.append(change)
                     on_change(change)
             changes[call] = found
-            self._reached(shard_of[call], reached[call])
+            self._losses.reached(shard_of[call], reached[call])
 
         await self._run(self._apply_src, calls, on_reply=take)
         self._unrecorded = True
@@ -160,7 +151,7 @@ class RedisLedgerStore:
         args: list[str | int | bytes] = []
         for (topic, partition), offset in sorted(offsets.items()):
             args += [f"{topic}|{partition}", offset]
-        recorded, self._unrecorded_shards = self._unrecorded_shards, {}
+        recorded = self._losses.take_unrecorded()
         for shard, reached in recorded.items():  # empty unless per shard (a Cluster)
             for field, offset in reached.items():
                 args += [f"{shard}@{field}", offset]
@@ -181,15 +172,10 @@ class RedisLedgerStore:
             try:
                 await self._run(self._watermark_src, calls, extra, after_apply=self._unrecorded)
             except BaseException:
-                for shard, reached in recorded.items():  # recorded with the batch's retry
-                    known = self._unrecorded_shards.setdefault(shard, {})
-                    for field, offset in reached.items():
-                        known[field] = max(offset, known.get(field, -1))
+                self._losses.give_back(recorded)  # recorded with the batch's retry
                 raise
         self._unrecorded = False
-        for (topic, partition), offset in offsets.items():
-            field = f"{topic}|{partition}"
-            self._written[field] = max(offset, self._written.get(field, -1))
+        self._losses.wrote(offsets)
 
     async def watermarks(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
         """Per partition, the offset up to which the ledger holds everything; on a Cluster
@@ -202,8 +188,8 @@ class RedisLedgerStore:
             values = await self._redis.hmget(key, fields)
             return {tp: int(v) for tp, v in zip(partitions, values, strict=True) if v is not None}
         (stored,) = await self._round_trip([("HGETALL", key)])
-        marks, expected = _split_marks(flat(stored), set(fields))
-        lost = await self._shards_lost(expected)
+        marks, expected = split_marks(flat(stored), set(fields))
+        lost = await self._losses.shards_lost(expected)
         out = {}
         for tp, field in zip(partitions, fields, strict=True):
             if field in marks:
@@ -305,56 +291,6 @@ class RedisLedgerStore:
             raise errors[0]
         return replies[: len(calls)]
 
-    def _reached(self, shard: int, offsets: dict[str, int]) -> None:
-        """A shard answered a call: its offsets hash now holds at least `offsets`."""
-        if not self._per_shard:
-            return
-        for table in (self._applied, self._unrecorded_shards):
-            known = table.setdefault(shard, {})
-            for field, offset in offsets.items():
-                known[field] = max(offset, known.get(field, -1))
-
-    async def _check_nothing_lost(self) -> None:
-        """Raise LedgerRolledBack when a watermark this process raised is lower in Redis now,
-        or (on a Cluster) a shard's offsets are below what it answered this process: Redis
-        came back without its last writes, and applying more on top would skip them."""
-        lost: dict[TopicPartition, int] = {}
-        if self._written:
-            fields = sorted(self._written)
-            command = ("HMGET", self._keys.watermarks(), *fields)
-            (stored,) = await self._round_trip([command], check=False)
-            for field, value in zip(fields, stored, strict=True):
-                now = -1 if value is None else int(value)
-                if now < self._written[field]:
-                    lost[_partition(field)] = now
-                    self._written[field] = now
-        for tp, now in (await self._shards_lost(self._applied)).items():
-            lost[tp] = min(now, lost.get(tp, now))
-        if lost:
-            raise LedgerRolledBack(lost)
-
-    async def _shards_lost(self, expected: dict[int, dict[str, int]]) -> dict[TopicPartition, int]:
-        """Per partition, the lowest offset a shard still has where it has less than
-        `expected` (which is lowered to what it has)."""
-        shards = [s for s in sorted(expected) if expected[s]]
-        if not shards:
-            return {}
-        fields = {s: sorted(expected[s]) for s in shards}
-        stored = await self._round_trip(
-            [("HMGET", self._keys.offsets(s), *fields[s]) for s in shards], check=False
-        )
-        lost: dict[TopicPartition, int] = {}
-        for shard, values in zip(shards, stored, strict=True):
-            if isinstance(values, ResponseError):
-                raise values
-            for field, value in zip(fields[shard], values, strict=True):
-                now = -1 if value is None else int(value)
-                if now < expected[shard][field]:
-                    tp = _partition(field)
-                    lost[tp] = min(now, lost.get(tp, now))
-                    expected[shard][field] = now
-        return lost
-
     async def _round_trip(
         self,
         commands: Sequence[Command],
@@ -372,16 +308,25 @@ class RedisLedgerStore:
         single Redis then raises ReconnectedMidBatch instead of sending. `check=False`: the
         check's own reads."""
         if not check:
-            return await self._transport.round_trip(commands, on_reply, watched, None)
+            return await self._unchecked(commands, on_reply, watched)
         self._on_round_trip()
 
         async def fresh() -> None:
-            await self._check_nothing_lost()
+            await self._losses.check()
             # per shard, the check has just seen the batch's applies where they must be
             if after_apply and not self._per_shard:
                 raise ReconnectedMidBatch("Redis reconnected since the batch was applied")
 
         return await self._transport.round_trip(commands, on_reply, watched, fresh)
+
+    async def _unchecked(
+        self,
+        commands: Sequence[Command],
+        on_reply: Callable[[int, Any], None] = lambda _n, _reply: None,
+        watched: int = 0,
+    ) -> list[Any]:
+        """A round trip without the check (the check's own reads)."""
+        return await self._transport.round_trip(commands, on_reply, watched, None)
 
 
 def _highest(groups: list[Group]) -> dict[str, int]:
@@ -402,27 +347,6 @@ def _scored(reply: Any) -> list[tuple[str, int]]:
     if items and isinstance(items[0], list | tuple):
         return [(text(member), int(float(score))) for member, score in items]
     return [(member, int(float(score))) for member, score in pairs(items)]
-
-
-def _partition(field: str) -> TopicPartition:
-    topic, _, partition = field.rpartition("|")
-    return topic, int(partition)
-
-
-def _split_marks(
-    stored: list[Any], fields: set[str]
-) -> tuple[dict[str, int], dict[int, dict[str, int]]]:
-    """The watermark hash's fields: watermarks of `fields`, and per shard the offsets
-    recorded for them (`<shard>@<topic>|<partition>`)."""
-    marks: dict[str, int] = {}
-    expected: dict[int, dict[str, int]] = {}
-    for name, value in pairs(stored):
-        shard, at, field = name.partition("@")
-        if not at and shard in fields:
-            marks[shard] = int(value)
-        elif at and field in fields:
-            expected.setdefault(int(shard), {})[field] = int(value)
-    return marks, expected
 
 
 def _mark_fields(mark: PlanMarks) -> dict[str, str]:
