@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from stockline.contracts.outbound import node_record_key
+from stockline.domain.batch import Published, moved, redelivered, version_after, went_negative
 from stockline.domain.effects import effects_of
 from stockline.domain.events import InventoryEvent
 from stockline.domain.ledger import (
@@ -16,9 +17,9 @@ from stockline.domain.ledger import (
     SkuLedger,
     SkuTotals,
     hold_node,
-    next_version,
     sku_totals,
 )
+from stockline.domain.retention import WEEK_US, Retention
 from stockline.domain.shards import shard_of
 from stockline.domain.signals import ReviewMark
 from stockline.service_layer.ports import (
@@ -37,6 +38,8 @@ from stockline.service_layer.ports import (
     TopicPartition,
     group_by_sku,
 )
+
+A_WEEK = Retention(WEEK_US)
 
 
 @dataclass(slots=True)
@@ -57,7 +60,8 @@ class _Batch:
 class MemoryLedgerStore:
     """A LedgerStore over domain aggregates; one SKU's batch is applied as a unit. Like the
     Redis store it remembers each node's last ATP and buffer, and keeps the SKU's totals as
-    the sum of those (a node's terms are read when an event touches it)."""
+    the sum of those (a node's terms are read when an event touches it). The batch rules
+    are domain/batch.py's, what it forgets domain/retention.py's, as in apply.lua."""
 
     ledgers: dict[str, SkuLedger] = field(default_factory=dict)
     applied_offsets: dict[tuple[int, TopicPartition], int] = field(default_factory=dict)
@@ -67,9 +71,11 @@ class MemoryLedgerStore:
     node_skus: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     reviews: dict[str, dict[str, ReviewMark]] = field(default_factory=dict)
     safety_stock: dict[str, dict[str, int]] = field(default_factory=dict)
-    published: dict[str, dict[str, tuple[int, int, frozenset[str]]]] = field(default_factory=dict)
+    published: dict[str, dict[str, Published]] = field(default_factory=dict)
     """Per SKU and node: the ATP last computed, its buffer and the node's channels."""
     kept_totals: dict[str, SkuTotals] = field(default_factory=dict)
+    retention: Retention = A_WEEK
+    """What it forgets when: the workers' default window unless given another."""
 
     async def apply(
         self,
@@ -93,7 +99,7 @@ class MemoryLedgerStore:
     def _apply_sku(
         self, sku: str, group: list[tuple[int, Delivery]], batch: _Batch, result: ApplyResult
     ) -> SkuChange | None:
-        ledger = self.ledgers.setdefault(sku, SkuLedger(sku))
+        ledger = self._ledger(sku, batch.now_us)
         shard = shard_of(sku, self.shards)
         before = ledger.stock()
         published_before = set(self.published.get(sku, ()))
@@ -103,35 +109,34 @@ class MemoryLedgerStore:
             tp = (delivery.topic, delivery.partition)
             nodes = {effect.node_id for effect in effects_of(delivery.event)}
             at = (tp, delivery.offset)
-            if delivery.offset <= batch.offsets_before.get((shard, tp), -1) or at in batch.seen:
+            applied_before = batch.offsets_before.get((shard, tp), -1)
+            if redelivered(delivery.offset, applied_before, at in batch.seen):
                 result.outcomes[index] = Outcome.REDELIVERED
                 again |= nodes
                 continue
             batch.seen.add(at)
             last = self.applied_offsets.get((shard, tp), -1)
             self.applied_offsets[shard, tp] = max(last, delivery.offset)
-            result.outcomes[index] = ledger.apply(delivery.event)
+            result.outcomes[index] = ledger.apply(delivery.event, batch.now_us, self.retention)
             touched |= nodes  # a duplicate publishes a node a pre-applied decision moved
         after = ledger.stock()
-        result.went_negative += sum(
-            1
-            for node in touched
-            if after[node].on_hand < 0 <= (before[node].on_hand if node in before else 0)
-        )
         before = {n: stock for n, stock in before.items() if n in published_before}
-        moved = self._moved(sku, before, after, touched, batch.terms)
-        if moved:
-            ledger.version = next_version(ledger.version, batch.now_us)
+        changed = self._moved(sku, before, after, touched, batch.terms)
+        result.went_negative += sum(
+            went_negative(before[n].on_hand if n in before else 0, after[n].on_hand)
+            for n in changed
+        )
+        ledger.version = version_after(ledger.version, batch.now_us, bool(changed))
         again &= set(before)  # a redelivered event republishes what it had written
         if batch.republish:
-            again |= touched  # a node new to the SKU is among `moved` anyway
-        if not moved and not again:
+            again |= touched  # a node new to the SKU is among `changed` anyway
+        if not changed and not again:
             return None
         totals = self._totals(sku, bool(again))
         published = self.published[sku]
         states = tuple(
-            NodeState(n, after[n], published[n][1], published[n][0], n not in before)
-            for n in sorted(set(moved) | again)
+            NodeState(n, after[n], published[n].buffer, published[n].atp, n not in before)
+            for n in sorted(set(changed) | again)
         )
         snapshot = self._snapshot(ledger) if batch.full else None
         return SkuChange(sku, ledger.version, states, totals, snapshot)
@@ -144,24 +149,27 @@ class MemoryLedgerStore:
         touched: set[str],
         terms: NodeTerms,
     ) -> list[str]:
-        """The touched nodes whose values changed (or that are new); remembers their ATP."""
+        """The touched nodes that moved (batch.moved); remembers what they publish."""
         published = self.published.setdefault(sku, {})
-        moved = []
+        changed = []
         for node in sorted(touched):
             buffer = terms.buffer(node, sku)
-            atp = after[node].atp(buffer)
-            last = published.get(node)
-            channels = terms.channels_of(node)
-            now = (atp, buffer, channels)
-            if node not in before or before[node] != after[node] or last != now:
-                moved.append(node)
+            now = Published(after[node].atp(buffer), buffer, terms.channels_of(node))
+            if moved(before.get(node), after[node], published.get(node), now):
+                changed.append(node)
                 published[node] = now
-        return moved
+        return changed
+
+    def _ledger(self, sku: str, now_us: int) -> SkuLedger:
+        """The SKU's ledger as a call at `now_us` sees it: without what it forgot."""
+        ledger = self.ledgers.setdefault(sku, SkuLedger(sku))
+        ledger.forget(self.retention, now_us)
+        return ledger
 
     def _totals(self, sku: str, redelivered: bool) -> SkuTotals | None:
         published = self.published[sku]
-        atp = {node: values[0] for node, values in published.items()}
-        totals = sku_totals(atp, lambda node: published[node][2])
+        atp = {node: values.atp for node, values in published.items()}
+        totals = sku_totals(atp, lambda node: published[node].channels)
         kept = self.kept_totals.get(sku)
         if kept is not None:  # a channel, once some node served it, stays (at 0)
             channels = dict.fromkeys(kept.channels, 0) | dict(totals.channels)
@@ -197,7 +205,7 @@ class MemoryLedgerStore:
         return self._snapshot(ledger)
 
     async def hold(self, sku: str, request: HoldRequest, now_us: int) -> HoldDecision:
-        ledger = self.ledgers.get(sku)
+        ledger = self._ledger(sku, now_us) if sku in self.ledgers else None
         candidates = request.candidates
         if ledger is not None and request.event_id in ledger.seen:
             nodes = ledger.nodes
@@ -209,7 +217,7 @@ class MemoryLedgerStore:
         node = hold_node(candidates, atp, request.qty)
         placed = request.placed_at(sku, node) if node else None
         if placed is not None:
-            self.ledgers.setdefault(sku, SkuLedger(sku)).apply(placed)
+            self._ledger(sku, now_us).apply(placed, now_us, self.retention)
         return HoldDecision(placed, atp)
 
     def _atp(self, sku: str, nodes: Sequence[str]) -> dict[str, int]:
@@ -217,10 +225,10 @@ class MemoryLedgerStore:
         never published), as the hold decision sees it."""
         published = self.published.get(sku, {})
         stock = self.ledgers[sku].stock() if sku in self.ledgers else {}
-        return {n: stock[n].atp(published[n][1]) if n in published else 0 for n in nodes}
+        return {n: stock[n].atp(published[n].buffer) if n in published else 0 for n in nodes}
 
     async def pre_apply(self, events: Sequence[InventoryEvent], now_us: int) -> list[Outcome]:
-        return [self.ledgers.setdefault(e.sku, SkuLedger(e.sku)).apply(e) for e in events]
+        return [self._ledger(e.sku, now_us).apply(e, now_us, self.retention) for e in events]
 
     async def due_holds(self, now_us: int, limit: int = 1000) -> list[DueHold]:
         due = [

@@ -20,9 +20,11 @@ from stockline.domain.effects import (
     HoldChange,
     LineChange,
     SupplyChange,
+    day_of,
     effects_of,
 )
 from stockline.domain.events import Event
+from stockline.domain.retention import Retention
 
 
 class Outcome(StrEnum):
@@ -90,6 +92,8 @@ class OrderLine:
     placed: int = 0
     picked: int = 0
     cancelled: bool = False
+    changed_us: int = 0
+    """The time of the batch that last changed it (Retention.keeps_entry)."""
 
     @property
     def reserved(self) -> int:
@@ -105,6 +109,7 @@ class Hold:
     placed: int = 0
     expires_us: int = 0
     ended: bool = False
+    changed_us: int = 0
 
     @property
     def held(self) -> int:
@@ -120,6 +125,7 @@ class Hold:
 class Supply:
     expected: int = 0
     received: int = 0
+    changed_us: int = 0
 
     @property
     def inbound(self) -> int:
@@ -139,6 +145,8 @@ class NodeLedger:
     """Per reservation_id."""
     demand: dict[int, int] = field(default_factory=dict)
     """Units demanded per UTC day number."""
+    trim_day: int = 0
+    """The UTC day its deltas were last trimmed, or the day it was created."""
 
     @property
     def stock(self) -> NodeStock:
@@ -147,11 +155,13 @@ class NodeLedger:
         held = sum(hold.held for hold in self.holds.values())
         return NodeStock(self.on_hand, reserved, inbound, held)
 
-    def add_delta(self, event_id: str, effect: Delta) -> None:
+    def add_delta(self, event_id: str, effect: Delta) -> bool:
+        """Whether the delta moved on_hand (one at or before the latest count does not)."""
         if self.count is not None and effect.occurred_us <= self.count.occurred_us:
-            return  # already inside the count
+            return False  # already inside the count
         self.on_hand += effect.qty
         self.deltas[event_id] = (effect.occurred_us, effect.qty)
+        return True
 
     def recount(self, event_id: str, effect: Count) -> None:
         mark = CountMark(effect.occurred_us, event_id, effect.counted_qty)
@@ -161,26 +171,46 @@ class NodeLedger:
         self.deltas = {k: v for k, v in self.deltas.items() if v[0] > mark.occurred_us}
         self.on_hand = mark.counted_qty + sum(qty for _, qty in self.deltas.values())
 
-    def change_line(self, effect: LineChange) -> None:
+    def change_line(self, effect: LineChange, now_us: int = 0) -> None:
         line = self.lines.setdefault(effect.order_id, OrderLine())
         line.placed += effect.placed
         line.picked += effect.picked
         line.cancelled = line.cancelled or effect.cancelled
+        line.changed_us = now_us
 
-    def change_supply(self, effect: SupplyChange) -> None:
+    def change_supply(self, effect: SupplyChange, now_us: int = 0) -> None:
         supply = self.supplies.setdefault(effect.supply_id, Supply())
         supply.expected += effect.expected
         supply.received += effect.received
+        supply.changed_us = now_us
 
-    def change_hold(self, effect: HoldChange) -> None:
+    def change_hold(self, effect: HoldChange, now_us: int = 0) -> None:
         hold = self.holds.setdefault(effect.reservation_id, Hold())
         hold.placed += effect.placed
         hold.expires_us = max(hold.expires_us, effect.expires_us)
         hold.ended = hold.ended or effect.ended
+        hold.changed_us = now_us
 
-    def forget_deltas_before(self, cutoff_us: int) -> None:
-        """Drop deltas older than the retention window: no accepted count can precede them."""
-        self.deltas = {k: v for k, v in self.deltas.items() if v[0] >= cutoff_us}
+    def trim_deltas(self, retention: Retention, now_us: int) -> None:
+        """After a delta moved on_hand: once a UTC day, drop the deltas older than the
+        window (Retention.trims_deltas, Retention.keeps_delta)."""
+        if retention.trims_deltas(self.trim_day, now_us):
+            self.deltas = {
+                k: v for k, v in self.deltas.items() if retention.keeps_delta(v[0], now_us)
+            }
+            self.trim_day = day_of(now_us)
+
+    def forget(self, retention: Retention, now_us: int) -> None:
+        """Drop the order lines, supplies and holds that hold nothing and changed longer
+        than the window ago (Retention.keeps_entry); stock stays as it is."""
+        keeps = retention.keeps_entry
+        self.lines = {
+            k: x for k, x in self.lines.items() if keeps(x.reserved, x.changed_us, now_us)
+        }
+        self.supplies = {
+            k: x for k, x in self.supplies.items() if keeps(x.inbound, x.changed_us, now_us)
+        }
+        self.holds = {k: x for k, x in self.holds.items() if keeps(x.held, x.changed_us, now_us)}
 
 
 def hold_node(candidates: Sequence[str], atp: Mapping[str, int], qty: int) -> str | None:
@@ -203,34 +233,50 @@ class SkuLedger:
     sku: str
     version: int = 0
     nodes: dict[str, NodeLedger] = field(default_factory=dict)
-    seen: set[str] = field(default_factory=set)
+    seen: dict[str, int] = field(default_factory=dict)
+    """The event_ids applied, each with the time of the batch that applied it."""
     latest_us: int = 0
     """The latest occurred_at of any event applied: the SKU's event clock (planning's
     today), the same on a replay as when the events were new."""
 
-    def apply(self, event: Event) -> Outcome:
-        """Apply one event once; a repeated event_id changes nothing."""
+    def apply(self, event: Event, now_us: int = 0, retention: Retention | None = None) -> Outcome:
+        """Apply one event once; a repeated event_id changes nothing. `now_us`, the time of
+        the batch, is remembered with the event_id and every entry the event changes; with
+        a `retention`, a node whose on_hand a delta moves trims its old deltas."""
         if event.event_id in self.seen:
             return Outcome.DUPLICATE
-        self.seen.add(event.event_id)
+        self.seen[event.event_id] = now_us
         self.latest_us = max(self.latest_us, event.occurred_us)
         for effect in effects_of(event):
-            self._apply_effect(event.event_id, effect)
+            self._apply_effect(event.event_id, effect, now_us, retention)
         return Outcome.APPLIED
 
-    def _apply_effect(self, event_id: str, effect: Effect) -> None:
-        node = self.nodes.setdefault(effect.node_id, NodeLedger())
+    def forget(self, retention: Retention, now_us: int) -> None:
+        """What a batch at `now_us` no longer remembers: event_ids applied before the window
+        (Retention.remembers_event) and, at every node, the entries that hold nothing and
+        expired (NodeLedger.forget)."""
+        self.seen = {k: at for k, at in self.seen.items() if retention.remembers_event(at, now_us)}
+        for node in self.nodes.values():
+            node.forget(retention, now_us)
+
+    def _apply_effect(
+        self, event_id: str, effect: Effect, now_us: int, retention: Retention | None
+    ) -> None:
+        node = self.nodes.get(effect.node_id)
+        if node is None:  # a node's first day trims none of its deltas
+            node = self.nodes[effect.node_id] = NodeLedger(trim_day=day_of(now_us))
         match effect:
             case Delta():
-                node.add_delta(event_id, effect)
+                if node.add_delta(event_id, effect) and retention is not None:
+                    node.trim_deltas(retention, now_us)
             case Count():
                 node.recount(event_id, effect)
             case LineChange():
-                node.change_line(effect)
+                node.change_line(effect, now_us)
             case SupplyChange():
-                node.change_supply(effect)
+                node.change_supply(effect, now_us)
             case HoldChange():
-                node.change_hold(effect)
+                node.change_hold(effect, now_us)
             case Demand():
                 node.demand[effect.day] = node.demand.get(effect.day, 0) + effect.units
 

@@ -1,7 +1,10 @@
 #!lua
 -- Apply one ledger shard's share of a batch: several SKUs, each atomically, with the rules
--- of domain/ledger.py. Validates every argument before the first write (Redis does not roll
--- a script back). Every key is named in KEYS and carries the shard's hash tag (one slot).
+-- of domain/ledger.py (the fold), domain/batch.py (redelivered offsets, crossings below
+-- zero, moved nodes, the version) and domain/retention.py (what is forgotten when); each
+-- mirrored rule names its domain function. Validates every argument before the first write
+-- (Redis does not roll a script back). Every key is named in KEYS and carries the shard's
+-- hash tag (one slot).
 --
 -- KEYS[1] seen zset     "<sku>|<event_id>" -> applied at (us); trimmed to the retention window
 -- KEYS[2] offsets hash  "<topic>|<partition>" -> last offset applied to this shard from there
@@ -142,7 +145,7 @@ end
 local function fmt(n) return string.format('%d', n) end
 local cutoff = now - retention
 local today = math.floor(now / 86400000000)
-local retention_s = math.max(1, math.ceil(retention / 1000000))
+local retention_s = math.max(1, math.ceil(retention / 1000000)) -- Retention.expiry_s
 
 -- Byte order, as Python compares str; Lua's < follows the server's collation locale.
 local function bytes_greater(x, y)
@@ -169,6 +172,7 @@ local function chunked(command, key, items, per)
 end
 
 -- What the shard already has: applied event ids of this call's events, offsets per partition.
+-- Ids applied before the window are forgotten first (Retention.remembers_event).
 redis.call('ZREMRANGEBYSCORE', seen, '-inf', '(' .. fmt(cutoff))
 local members, tps, tp_list = {}, {}, {}
 for _, sku in ipairs(skus) do
@@ -223,7 +227,9 @@ local function delta(s, fx, id)
   if s.cu and occurred <= s.cu then return end -- already inside the latest count
   s.oh = s.oh + qty
   redis.call('ZADD', key, fmt(occurred), qty .. '|' .. id)
-  if s.td < today then -- deltas older than the window: no accepted count can precede them
+  -- NodeLedger.trim_deltas: once a day, deltas older than the window (Retention.trims_deltas,
+  -- Retention.keeps_delta): no accepted count can precede them
+  if s.td < today then
     redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. fmt(cutoff))
     s.td, s.dirty = today, true
   end
@@ -241,7 +247,8 @@ local function count(s, fx, id)
   s.cu, s.ci, s.oh, s.dirty = occurred, id, counted + sum, true
 end
 
--- An order line or a supply: two running sums and a flag; expires once it holds nothing.
+-- An order line or a supply: two running sums and a flag; expires once it holds nothing
+-- (Retention.keeps_entry: the key's expiry is what is left of the window since this write).
 local function tally(key, a, b, c, open)
   local v = redis.call('GET', key)
   local oa, ob, oc = 0, 0, false
@@ -268,7 +275,8 @@ local function demand(key, fx)
 end
 
 -- A hold: the placed sum, the latest expiry named, and whether it ended (released or
--- committed: final). Listed in the shard's holds zset while it holds units.
+-- committed: final). Listed in the shard's holds zset while it holds units; expires once
+-- it holds nothing, like a line (Retention.keeps_entry).
 local function held(placed, ended)
   if ended then return 0 end
   return placed
@@ -356,7 +364,7 @@ local function apply_events(sku, nodes, latest)
   local outcomes, again, decided = {}, {}, nil
   for e, ev in ipairs(sku.events) do
     local at = ev.tp .. '#' .. fmt(ev.offset)
-    if not pre and (ev.offset <= tp_start[ev.tp] or in_call[at]) then
+    if not pre and (ev.offset <= tp_start[ev.tp] or in_call[at]) then -- batch.redelivered
       outcomes[e] = 'r'
       for _, fx in ipairs(ev.effects) do again[fx[2]] = true end
     else
@@ -514,6 +522,7 @@ local function apply_sku(sku)
     local buffer, channels = terms.buffer, terms.channels
     local atp = math.max(0, s.oh - s.rs - s.hd - buffer)
     local served = table.concat(channels, ',')
+    -- batch.moved; batch.went_negative counts the moved nodes that crossed below zero
     local moved = s.touched and (not s.exists or s.oh ~= s.oh0 or s.rs ~= s.rs0
       or s.hd ~= s.hd0 or s.ib ~= s.ib0 or s.at ~= atp or s.bf ~= buffer or s.ch ~= served)
     if moved then
@@ -539,7 +548,7 @@ local function apply_sku(sku)
   local new_totals, totals = update_totals(packed_totals, moves, redelivered)
   if new_totals then write[#write + 1] = 't'; write[#write + 1] = new_totals end
   if latest ~= latest0 then write[#write + 1] = 'e'; write[#write + 1] = fmt(latest) end
-  if changed then -- domain/ledger.py next_version
+  if changed then -- batch.version_after: one next_version per batch that moved a node
     version = math.max(version + 1, now)
     write[#write + 1] = 'v'; write[#write + 1] = fmt(version)
   end
