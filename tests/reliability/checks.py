@@ -21,7 +21,14 @@ from redis.asyncio import Redis, RedisCluster
 from stockline.adapters.redis.keys import Keys
 from stockline.adapters.redis.replies import flat, snapshot_from_hash
 from stockline.domain.events import Event
-from tests.integration.harness import Producer, WorkerProcess, World, read_to_end, scrape
+from tests.integration.harness import (
+    Producer,
+    WorkerProcess,
+    World,
+    eventually,
+    read_to_end,
+    scrape,
+)
 from tests.unit.domain.reference import Stock
 
 Ledger = dict[str, dict[str, Stock]]
@@ -184,6 +191,19 @@ async def atp_report(world: World, expected: Ledger, versions: Mapping[str, int]
     ]
     divergent = divergent_cells(published, expected)
     return AtpReport(divergent, len(regressed), malformed, len(unpublished), examples)
+
+
+async def settled_atp(
+    world: World, probe: LedgerProbe, expected: Ledger, *, timeout: float = 90
+) -> AtpReport:
+    """`atp_report` against the ledger's versions now, once the topic agrees with `expected`
+    (or `timeout` ran out): the workers publish right after they apply."""
+    versions = await probe.versions(sorted(expected))
+    return await eventually(
+        lambda: atp_report(world, expected, versions),
+        lambda r: (r.divergent, r.unpublished) == (0, 0),
+        timeout=timeout,
+    )
 
 
 @dataclass

@@ -25,7 +25,7 @@ from tests.conftest import Stack
 from tests.integration.conftest import spawn
 from tests.integration.feed import feed
 from tests.integration.harness import Producer, WorkerProcess, World, eventually
-from tests.reliability.checks import LedgerProbe, atp_report, divergent_cells, seen_report
+from tests.reliability.checks import LedgerProbe, divergent_cells, seen_report, settled_atp
 from tests.reliability.cluster import KafkaCluster
 from tests.reliability.conftest import Sizes, TunedWorld
 from tests.unit.domain.reference import reference_fold
@@ -143,12 +143,7 @@ async def test_killing_one_of_three_brokers_loses_nothing_acknowledged(
     figures[f"{name}: divergent ledger cells"] = str(divergent_cells(got, expected))
     figures[f"{name}: sends that failed and were retried"] = str(acked.failed_sends)
     figures[f"{name}: partitions whose leader was killed, moved"] = f"{len(led)}, {len(led)}"
-    versions = await probe.versions(skus)
-    atp = await eventually(
-        lambda: atp_report(world, expected, versions),
-        lambda r: (r.divergent, r.unpublished) == (0, 0),
-        timeout=60,
-    )
+    atp = await settled_atp(world, probe, expected, timeout=60)
     figures[f"{name}: divergent ATP cells, SKUs whose last change is not on the topic"] = (
         f"{atp.divergent}, {atp.unpublished}"
     )

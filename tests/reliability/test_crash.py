@@ -27,10 +27,10 @@ from tests.reliability.checks import (
     LedgerProbe,
     Lifetimes,
     WorkerStatus,
-    atp_report,
     divergent_cells,
     produce_paced,
     seen_report,
+    settled_atp,
     status,
 )
 from tests.reliability.conftest import Sizes, TunedWorld
@@ -166,11 +166,7 @@ async def test_kill_9_of_workers_and_redis_during_a_stream_loses_and_doubles_not
         f"{chaos.redis_recoveries[0]:.1f}"
     )
     figures[f"{prefix}: drain after the producer finished (s)"] = f"{drain_s:.1f}"
-    versions = await probe.versions(sorted(expected))
-    atp = await eventually(
-        lambda: atp_report(world, expected, versions),
-        lambda r: (r.divergent, r.unpublished) == (0, 0),
-    )
+    atp = await settled_atp(world, probe, expected)
     figures[f"{prefix}: divergent ATP cells, keys whose last record is not the newest"] = (
         f"{atp.divergent}, {atp.regressed}"
     )

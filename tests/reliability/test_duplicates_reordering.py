@@ -21,11 +21,11 @@ from tests.integration.conftest import spawn
 from tests.integration.harness import Producer, WorkerProcess, World, eventually
 from tests.reliability.checks import (
     LedgerProbe,
-    atp_report,
     cell_count,
     divergent_cells,
     outcomes,
     seen_report,
+    settled_atp,
 )
 from tests.reliability.conftest import Sizes
 from tests.reliability.stories import adversarial_phases
@@ -70,11 +70,7 @@ async def test_duplicates_and_adversarial_order_give_the_reference_ledger(
     figures[f"{name}: duplicates sent / counted"] = (
         f"{len(sent) - len(distinct)} / {counted['duplicate']}"
     )
-    versions = await probe.versions(sorted(expected))
-    atp = await eventually(
-        lambda: atp_report(world, expected, versions),
-        lambda r: (r.divergent, r.unpublished) == (0, 0),
-    )
+    atp = await settled_atp(world, probe, expected)
     figures[f"{name}: divergent ATP cells"] = str(atp.divergent)
     assert divergent == 0
     assert (seen.missing, seen.unexpected) == (0, 0)

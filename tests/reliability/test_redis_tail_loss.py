@@ -20,9 +20,9 @@ from tests.integration.feed import feed
 from tests.integration.harness import Producer, WorkerProcess, World, eventually
 from tests.reliability.checks import (
     LedgerProbe,
-    atp_report,
     divergent_cells,
     seen_report,
+    settled_atp,
     status,
 )
 from tests.reliability.conftest import TunedWorld
@@ -92,12 +92,7 @@ async def test_redis_losing_its_aof_tail_under_a_running_worker_is_replayed(
         f"{divergent_cells(got, expected)}, {seen.missing}"
     )
     # what storefronts keep of inventory.atp.nodes agrees with the ledger, replay included
-    versions = await probe.versions(skus)
-    atp = await eventually(
-        lambda: atp_report(world, expected, versions),
-        lambda r: (r.divergent, r.unpublished) == (0, 0),
-        timeout=20,
-    )
+    atp = await settled_atp(world, probe, expected, timeout=20)
     figures[f"{name}: divergent ATP cells, keys whose last record is not the newest"] = (
         f"{atp.divergent}, {atp.regressed}"
     )
