@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import gc
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import faust
 from redis.asyncio import Redis, RedisCluster
 
+from stockline.adapters.clients import redis_client as redis_client  # every process's Redis
 from stockline.adapters.kafka.app import attach_ledger, create_app
 from stockline.adapters.kafka.ledger_consumer import LedgerConsumer
 from stockline.adapters.kafka.publisher import KafkaPublisher
@@ -37,18 +38,6 @@ class LedgerWorker:
     pipeline: LedgerPipeline
     store: RedisLedgerStore
     metrics: Metrics
-
-
-def redis_client(settings: Settings, *, decode_responses: bool = True) -> Redis | RedisCluster:
-    """The one place a Redis client is made: a single Redis, or with `redis_mode=cluster`
-    redis-py's asyncio cluster client, which discovers every node from the one in the URL,
-    keeps the slot map and follows MOVED/ASK for the commands it sends (the ledger store
-    sends its own batches per node, adapters/redis/transport.py). A slot without a primary
-    fails only the commands for it (`require_full_coverage=False`)."""
-    options: dict[str, Any] = {"decode_responses": decode_responses, "socket_timeout": 10}
-    if settings.redis_mode == "cluster":
-        return RedisCluster.from_url(settings.redis_url, require_full_coverage=False, **options)
-    return Redis.from_url(settings.redis_url, health_check_interval=15, **options)
 
 
 def keys(settings: Settings) -> Keys:

@@ -9,19 +9,15 @@ and a worker writing meanwhile would be overwritten by the swap.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaError
 from aiokafka.structs import TopicPartition
 
-from stockline.adapters.kafka.options import client_options
+from stockline.adapters.clients import kafka_admin, kafka_consumer
+from stockline.adapters.kafka.partitions import MissingTopics, assign_known, topic_partitions
 from stockline.adapters.redis.keys import Keys
 from stockline.adapters.redis.store import RedisLedgerStore
 from stockline.adapters.redis.swap import swap_namespace
@@ -29,8 +25,6 @@ from stockline.service_layer.planning import Planner
 from stockline.service_layer.ports import DeadLetter, RawRecord
 from stockline.service_layer.process_batch import LedgerPipeline
 from stockline.settings import Settings
-
-log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
 """Called with (records replayed so far, records to replay)."""
@@ -40,13 +34,7 @@ class WorkersRunning(RuntimeError):
     """The consumer group has live members: stop the workers before a rebuild."""
 
 
-class MissingTopics(RuntimeError):
-    """An input topic has no partitions the broker will name: nothing was replaced."""
-
-
-TOPIC_WAIT_S = 15.0
-"""How long a rebuild waits for the broker to name every input topic's partitions (a
-topic created a moment ago may not have its leaders yet)."""
+__all__ = ["MissingTopics", "RebuildReport", "WorkersRunning", "rebuild"]
 
 
 class Discard:
@@ -102,7 +90,7 @@ async def _replay(
     pipeline: LedgerPipeline,
     progress: Progress,
 ) -> int:
-    consumer = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False)
+    consumer = kafka_consumer(settings, enable_auto_commit=False)
     await consumer.start()
     try:
         ends, total = await _assign_from_start(consumer, partitions)
@@ -132,14 +120,10 @@ async def _assign_from_start(
     """Assign every input partition at its beginning; (end offset per partition, records).
     The consumer learns the partitions' leaders from the metadata `assign` asks for: until
     it knows every topic, offsets it reads would not be the topics' (a replay of nothing)."""
-    consumer.assign(tps)
-    deadline = time.monotonic() + TOPIC_WAIT_S
-    while any(consumer.partitions_for_topic(tp.topic) is None for tp in tps):
-        if time.monotonic() > deadline:
-            raise MissingTopics(
-                "the consumer got no metadata for the input topics; nothing was replaced"
-            )
-        await asyncio.sleep(0.1)
+    try:
+        await assign_known(consumer, tps)
+    except MissingTopics as exc:
+        raise MissingTopics(f"{exc}; nothing was replaced") from exc
     ends = await consumer.end_offsets(tps)
     starts = await consumer.beginning_offsets(tps)
     await consumer.seek_to_beginning(*tps)
@@ -150,46 +134,21 @@ async def _input_partitions(settings: Settings) -> list[TopicPartition]:
     """Every partition of every input topic, as the broker names them (asked again while a
     topic has no leaders yet). A topic it does not name stops the rebuild before anything
     is replaced: replaying without it would swap in a ledger missing its events."""
-    topics = list(settings.input_topics)
-    admin = AIOKafkaAdminClient(**client_options(settings))
+    admin = kafka_admin(settings)
     await admin.start()
     try:
-        deadline = time.monotonic() + TOPIC_WAIT_S
-        while True:
-            try:
-                described = {t["topic"]: t for t in await admin.describe_topics(topics)}
-            except KafkaError as exc:  # the admin client's first metadata may not be in yet
-                log.info("describing the input topics failed (%r); asking again", exc)
-                described = {}
-            missing = [t for t in topics if not _named(described.get(t))]
-            if not missing:
-                break
-            if time.monotonic() > deadline:
-                raise MissingTopics(
-                    f"the broker names no partitions of input topic(s) {', '.join(missing)}: "
-                    "create them (stockline topics) or fix STOCKLINE_INPUT_TOPICS; "
-                    "nothing was replaced"
-                )
-            await asyncio.sleep(0.2)
+        return await topic_partitions(admin, list(settings.input_topics))
+    except MissingTopics as exc:
+        raise MissingTopics(
+            f"{exc}: create them (stockline topics) or fix STOCKLINE_INPUT_TOPICS; "
+            "nothing was replaced"
+        ) from exc
     finally:
         await admin.close()
-    return [
-        TopicPartition(topic, p["partition"])
-        for topic in topics
-        for p in sorted(described[topic]["partitions"], key=lambda p: p["partition"])
-    ]
-
-
-def _named(topic: dict[str, Any] | None) -> bool:
-    """Described without error, with partitions that all have a leader."""
-    if topic is None or topic.get("error_code") != 0:
-        return False
-    partitions: list[dict[str, Any]] = topic.get("partitions") or []
-    return bool(partitions) and all(p.get("error_code", 0) == 0 for p in partitions)
 
 
 async def _refuse_if_workers_run(settings: Settings) -> None:
-    admin = AIOKafkaAdminClient(**client_options(settings))
+    admin = kafka_admin(settings)
     await admin.start()
     try:
         described = await admin.describe_consumer_groups([settings.consumer_group])
