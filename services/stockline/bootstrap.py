@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from stockline.adapters.http.metrics import HttpMetrics
     from stockline.adapters.kafka.holds import KafkaHoldLog
     from stockline.service_layer.expiry import HoldExpiry
+    from stockline.service_layer.rebuild import Progress, RebuildReport
     from stockline.service_layer.reservations import Reservations
 
 
@@ -112,6 +113,28 @@ def daily_sweep(
     review = DailyReview(store, publisher, plans)
     return DailySweep(
         consumer, review, index, nodes, metrics, interval_s=settings.review_interval_s
+    )
+
+
+async def rebuild(
+    settings: Settings, redis: Redis | RedisCluster, plans: Planner, progress: Progress
+) -> RebuildReport:
+    """Wire and run the rebuild: the input topics on Kafka replayed into a staging ledger
+    on `redis`, swapped in for the live one (service_layer/rebuild.py)."""
+    from stockline.adapters.kafka.rebuild import KafkaInputLog
+    from stockline.adapters.redis.staging import RedisStagingLedger
+    from stockline.service_layer import rebuild as use_case
+
+    def staging() -> RedisStagingLedger:
+        return RedisStagingLedger(
+            redis,
+            keys(settings),
+            retention_us=settings.retention_us,
+            demand_days=2 * settings.demand_horizon_days,
+        )
+
+    return await use_case.rebuild(
+        KafkaInputLog(settings), staging, plans, settings.retention_us, progress
     )
 
 
