@@ -36,12 +36,14 @@ from typing import Any
 from urllib.parse import urlparse
 
 import httpx
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 
+from stockline.adapters.clients import redis_client
 from stockline.adapters.redis.keys import Keys
 from stockline.adapters.redis.store import RedisLedgerStore
 from stockline.domain.events import Receipt
 from stockline.service_layer.ports import Delivery
+from stockline.settings import Settings
 
 TOKEN = "bench-token"
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -72,9 +74,14 @@ class Result:
     errors: int = 0
 
 
+def _redis(redis_url: str) -> Redis | RedisCluster:
+    """A client of the Redis the bench seeds, made as every stockline process makes one."""
+    return redis_client(Settings(redis_url=redis_url))
+
+
 async def seed(redis_url: str, keys: Keys, skus: int, nodes: int) -> list[str]:
     """`skus` SKUs, each stocked at `nodes` nodes, written by the worker's store adapter."""
-    redis = Redis.from_url(redis_url, decode_responses=True)
+    redis = _redis(redis_url)
     store = RedisLedgerStore(redis, keys=keys, retention_us=7 * 86_400 * 10**6)
     names = [f"BENCH-{n:06d}" for n in range(skus)]
     node_ids = [f"NODE-{n:02d}" for n in range(nodes)]
@@ -98,7 +105,7 @@ async def seed(redis_url: str, keys: Keys, skus: int, nodes: int) -> list[str]:
 
 
 async def clean(redis_url: str, keys: Keys) -> None:
-    redis = Redis.from_url(redis_url, decode_responses=True)
+    redis = _redis(redis_url)
     async for key in redis.scan_iter(match=f"{keys.prefix}:*", count=1000):
         await redis.unlink(key)
     await redis.aclose()

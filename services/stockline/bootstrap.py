@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import gc
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import faust
 from redis.asyncio import Redis, RedisCluster
 
+from stockline.adapters.clients import redis_client as redis_client  # every process's Redis
 from stockline.adapters.kafka.app import attach_ledger, create_app
 from stockline.adapters.kafka.ledger_consumer import LedgerConsumer
 from stockline.adapters.kafka.publisher import KafkaPublisher
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from stockline.adapters.http.metrics import HttpMetrics
     from stockline.adapters.kafka.holds import KafkaHoldLog
     from stockline.service_layer.expiry import HoldExpiry
+    from stockline.service_layer.rebuild import Progress, RebuildReport
     from stockline.service_layer.reservations import Reservations
 
 
@@ -37,18 +39,6 @@ class LedgerWorker:
     pipeline: LedgerPipeline
     store: RedisLedgerStore
     metrics: Metrics
-
-
-def redis_client(settings: Settings, *, decode_responses: bool = True) -> Redis | RedisCluster:
-    """The one place a Redis client is made: a single Redis, or with `redis_mode=cluster`
-    redis-py's asyncio cluster client, which discovers every node from the one in the URL,
-    keeps the slot map and follows MOVED/ASK for the commands it sends (the ledger store
-    sends its own batches per node, adapters/redis/transport.py). A slot without a primary
-    fails only the commands for it (`require_full_coverage=False`)."""
-    options: dict[str, Any] = {"decode_responses": decode_responses, "socket_timeout": 10}
-    if settings.redis_mode == "cluster":
-        return RedisCluster.from_url(settings.redis_url, require_full_coverage=False, **options)
-    return Redis.from_url(settings.redis_url, health_check_interval=15, **options)
 
 
 def keys(settings: Settings) -> Keys:
@@ -123,6 +113,28 @@ def daily_sweep(
     review = DailyReview(store, publisher, plans)
     return DailySweep(
         consumer, review, index, nodes, metrics, interval_s=settings.review_interval_s
+    )
+
+
+async def rebuild(
+    settings: Settings, redis: Redis | RedisCluster, plans: Planner, progress: Progress
+) -> RebuildReport:
+    """Wire and run the rebuild: the input topics on Kafka replayed into a staging ledger
+    on `redis`, swapped in for the live one (service_layer/rebuild.py)."""
+    from stockline.adapters.kafka.rebuild import KafkaInputLog
+    from stockline.adapters.redis.staging import RedisStagingLedger
+    from stockline.service_layer import rebuild as use_case
+
+    def staging() -> RedisStagingLedger:
+        return RedisStagingLedger(
+            redis,
+            keys(settings),
+            retention_us=settings.retention_us,
+            demand_days=2 * settings.demand_horizon_days,
+        )
+
+    return await use_case.rebuild(
+        KafkaInputLog(settings), staging, plans, settings.retention_us, progress
     )
 
 

@@ -164,9 +164,9 @@ def _bench(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _rebuild(settings: Settings, args: argparse.Namespace) -> int:
-    from stockline.adapters.kafka.rebuild import MissingTopics, WorkersRunning, rebuild
     from stockline.adapters.network_file import NetworkFileError
-    from stockline.bootstrap import planner, redis_client
+    from stockline.bootstrap import planner, rebuild, redis_client
+    from stockline.service_layer.rebuild import RebuildRefused
 
     if not args.yes:
         raise SystemExit(
@@ -193,7 +193,7 @@ def _rebuild(settings: Settings, args: argparse.Namespace) -> int:
 
     try:
         report = asyncio.run(_reachable_kafka(settings, run()))
-    except (WorkersRunning, MissingTopics) as exc:
+    except RebuildRefused as exc:
         raise SystemExit(f"stockline rebuild: {exc}") from exc
     finally:
         bar.close()

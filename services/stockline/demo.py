@@ -13,10 +13,10 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.structs import TopicPartition
+from aiokafka import AIOKafkaConsumer
 
-from stockline.adapters.kafka.options import client_options
+from stockline.adapters.clients import kafka_admin, kafka_consumer, kafka_producer
+from stockline.adapters.kafka.partitions import MissingTopics, assign_known, topic_partitions
 from stockline.contracts.codec import encode
 from stockline.contracts.outbound import NodeAtpRecord, SkuAtpRecord
 from stockline.domain.events import (
@@ -76,12 +76,12 @@ HOLD_QTY, HOLD_TTL_S = 5, 3
 
 
 async def run_demo(settings: Settings, *, sku: str) -> int:
-    producer = AIOKafkaProducer(**client_options(settings), acks="all")
-    consumer = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False)
+    producer = kafka_producer(settings, acks="all")
+    consumer = kafka_consumer(settings, enable_auto_commit=False)
     await producer.start()
     await consumer.start()
     try:
-        await _seek_to_end(consumer, (settings.atp_nodes_topic, settings.atp_topic))
+        await _seek_to_end(settings, consumer, [settings.atp_nodes_topic, settings.atp_topic])
         view = AtpView(sku, settings.atp_nodes_topic)
         for text, event in story(sku, time.time_ns() // 1000 - 60_000_000):
             topic = topic_of(settings, event)  # the configured input topic of its type
@@ -192,19 +192,20 @@ def _node_text(n: NodeAtpRecord) -> str:
     )
 
 
-async def _seek_to_end(consumer: AIOKafkaConsumer, topics: tuple[str, ...]) -> None:
-    deadline = time.monotonic() + 15  # topics created a moment ago reach metadata late
-    for topic in topics:
-        consumer._client.add_topic(topic)
-    while not all(consumer.partitions_for_topic(t) for t in topics):
-        if time.monotonic() > deadline:
-            raise SystemExit(
-                f"stockline demo: topics {topics} do not exist: run `stockline topics`"
-            )
-        await consumer._client.force_metadata_update()
-        await asyncio.sleep(0.2)
-    tps = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
-    consumer.assign(tps)
+async def _seek_to_end(settings: Settings, consumer: AIOKafkaConsumer, topics: list[str]) -> None:
+    """Assign every partition of `topics` at its end (topics created a moment ago are
+    waited for); SystemExit naming them when they do not exist."""
+    admin = kafka_admin(settings)
+    await admin.start()
+    try:
+        tps = await topic_partitions(admin, topics)
+        await assign_known(consumer, tps)
+    except MissingTopics as exc:
+        raise SystemExit(
+            f"stockline demo: topics {tuple(topics)} do not exist: run `stockline topics`"
+        ) from exc
+    finally:
+        await admin.close()
     await consumer.seek_to_end(*tps)
 
 

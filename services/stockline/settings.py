@@ -33,10 +33,15 @@ class Settings(BaseSettings):
     kafka_sasl_password: SecretStr | None = None
     kafka_ssl_cafile: Path | None = None
     """CA bundle for SSL/SASL_SSL; the system's trust store when unset."""
+    kafka_request_timeout_s: float = Field(40.0, gt=0, le=600)
+    """How long every Kafka client waits for a broker's answer to one request (aiokafka's
+    default; the hold log waits less, `api_publish_timeout_s`)."""
     redis_url: str = "redis://127.0.0.1:6379/0"
     """With `redis_mode=cluster`, any node of the cluster: the others are discovered."""
     redis_mode: Literal["single", "cluster"] = "single"
     """`cluster`: the ledger lives on a Redis Cluster (docs/scaling.md)."""
+    redis_socket_timeout_s: float = Field(10.0, gt=0, le=600)
+    """How long every Redis client waits to connect, or for a reply, before it gives up."""
     key_prefix: str = Field("stockline", pattern=r"^[A-Za-z0-9._:-]{1,64}$")
     consumer_group: str = "stockline-ledger"
 

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 
-from stockline.adapters.kafka.options import client_options
+from stockline.adapters.clients import kafka_consumer
 from stockline.contracts import rfc3339
 from stockline.settings import Settings
 
@@ -62,7 +62,7 @@ class LatencyProbe:
 
     async def start(self) -> None:
         s = self._settings
-        self._consumer = AIOKafkaConsumer(**client_options(s), enable_auto_commit=False)
+        self._consumer = kafka_consumer(s, enable_auto_commit=False)
         await self._consumer.start()
         tps = [TopicPartition(self._topic, p) for p in range(s.partitions)]
         self._consumer.assign(tps)

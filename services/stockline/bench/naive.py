@@ -21,9 +21,9 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 
-from stockline.adapters.kafka.options import client_options
+from stockline.adapters.clients import kafka_consumer, kafka_producer, redis_client
 from stockline.bench.progress import progress
 from stockline.settings import Settings
 
@@ -42,15 +42,15 @@ def signed_qty(event: Mapping[str, Any]) -> int:
 async def naive_consumer_rate(
     settings: Settings, *, group: str, out_topic: str, events: int, tick: Tick
 ) -> float:
-    consumer = AIOKafkaConsumer(
+    consumer = kafka_consumer(
+        settings,
         *settings.input_topics,
-        **client_options(settings),
         group_id=group,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
     )
-    producer = AIOKafkaProducer(**client_options(settings), acks="all")
-    redis = Redis.from_url(settings.redis_url)
+    producer = kafka_producer(settings, acks="all")
+    redis = redis_client(settings, decode_responses=False)
     await consumer.start()
     await producer.start()
     try:
@@ -65,7 +65,7 @@ async def _naive_loop(
     settings: Settings,
     consumer: AIOKafkaConsumer,
     producer: AIOKafkaProducer,
-    redis: Redis,
+    redis: Redis | RedisCluster,
     out_topic: str,
     events: int,
     tick: Tick,
@@ -104,8 +104,8 @@ async def _naive_loop(
 
 async def bare_consumer_rate(settings: Settings, events: int, tick: Tick) -> float:
     """A consume-and-discard loop over the same topics."""
-    consumer = AIOKafkaConsumer(
-        **client_options(settings),
+    consumer = kafka_consumer(
+        settings,
         enable_auto_commit=False,
         max_partition_fetch_bytes=4 * 1024 * 1024,
     )

@@ -7,8 +7,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from redis.asyncio import Redis
-
+from stockline.adapters.clients import redis_node
 from stockline.bench import redis_stats
 from stockline.bench.procstat import ProcessTree, find_broker
 from stockline.bench.redis_stats import RedisSample, RedisWindow
@@ -85,7 +84,7 @@ def broker_port(bootstrap: str) -> int | None:
 
 class Sampler:
     def __init__(self, settings: Settings) -> None:
-        self.redis = Redis.from_url(settings.redis_url)
+        self.redis = redis_node(settings, decode_responses=False)  # INFO of the URL's server
         port = broker_port(settings.kafka_bootstrap)
         pid = find_broker(port) if port is not None else None
         self._broker = ProcessTree(pid) if pid is not None else None

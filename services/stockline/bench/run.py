@@ -23,7 +23,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from stockline.adapters.kafka.options import client_options
+from stockline.adapters.clients import kafka_producer
 from stockline.adapters.kafka.topics import ensure_topics
 from stockline.bench import redis_stats
 from stockline.bench.latency import LatencyProbe
@@ -221,8 +221,8 @@ async def _offer(
 
 
 def _producer(settings: Settings, linger_ms: int = 20) -> AIOKafkaProducer:
-    return AIOKafkaProducer(
-        **client_options(settings),
+    return kafka_producer(
+        settings,
         acks="all",
         linger_ms=linger_ms,
         max_batch_size=512 * 1024,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from stockline.adapters.kafka.options import client_options
+from stockline.adapters.clients import kafka_admin, redis_client
 from stockline.bench import gc_probe
 from stockline.bench.procstat import ProcessTree
 from stockline.settings import Settings
@@ -34,10 +34,10 @@ class BenchWorld:
 
     async def create_naive_topic(self) -> None:
         """The scratch topic the naive baseline publishes to."""
-        from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+        from aiokafka.admin import NewTopic
 
         s = self.settings
-        admin = AIOKafkaAdminClient(**client_options(s))
+        admin = kafka_admin(s)
         await admin.start()
         try:
             topic = NewTopic(self.naive_topic, s.partitions, s.replication_factor)
@@ -47,10 +47,6 @@ class BenchWorld:
 
     async def clean(self) -> None:
         """Delete the run's Redis keys and topics, so runs do not pile up."""
-        from aiokafka.admin import AIOKafkaAdminClient
-
-        from stockline.bootstrap import redis_client
-
         s = self.settings
         redis = redis_client(s, decode_responses=False)
         batch: list[bytes] = []
@@ -62,7 +58,7 @@ class BenchWorld:
         if batch:
             await redis.unlink(*batch)
         await redis.aclose()
-        admin = AIOKafkaAdminClient(**client_options(s))
+        admin = kafka_admin(s)
         await admin.start()
         try:
             await admin.delete_topics([*s.input_topics, *s.output_topics, self.naive_topic])

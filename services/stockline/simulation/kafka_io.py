@@ -15,11 +15,12 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, Final
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
 
-from stockline.adapters.kafka.options import client_options
+from stockline.adapters.clients import kafka_admin, kafka_consumer, kafka_producer
+from stockline.adapters.kafka.partitions import MissingTopics, assign_known, topic_partitions
 from stockline.contracts.codec import encode
 from stockline.contracts.signals import SignalRecord, parse_rebalance, parse_reorder
 from stockline.domain.events import InventoryEvent, event_type_of
@@ -63,17 +64,13 @@ class SimKafka:
         """Per (node_id, sku), the latest `inventory.atp.nodes` record read: the last by
         offset, a record whose version is not above the one kept being stale."""
         self._produced: dict[TopicPartition, int] = {}
-        self._producer = AIOKafkaProducer(
-            **client_options(settings),
+        self._producer = kafka_producer(
+            settings,
             acks="all",
             linger_ms=5,
             enable_idempotence=True,
         )
-        self._consumer = (
-            AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False)
-            if consume
-            else None
-        )
+        self._consumer = kafka_consumer(settings, enable_auto_commit=False) if consume else None
         self._signals: dict[str, tuple[str, Callable[[bytes], SignalRecord]]] = {
             settings.reorder_topic: (REORDER, parse_reorder),
             settings.rebalance_topic: (REBALANCE, parse_rebalance),
@@ -109,7 +106,7 @@ class SimKafka:
     async def wait_applied(self, timeout: float = 120) -> None:
         """Return once the workers' group committed past every offset published so far;
         TimeoutError after `timeout` seconds (no worker running, or it is stuck)."""
-        admin = AIOKafkaAdminClient(**client_options(self.settings))
+        admin = kafka_admin(self.settings)
         await admin.start()
         try:
             deadline = time.monotonic() + timeout
@@ -156,23 +153,20 @@ class SimKafka:
         )
 
     async def _assign_at_end(self, consumer: AIOKafkaConsumer) -> None:
-        names = (
+        names = [
             self.settings.atp_nodes_topic,
             self.settings.reorder_topic,
             self.settings.rebalance_topic,
-        )
-        deadline = time.monotonic() + 15  # topics created a moment ago reach metadata late
-        for name in names:
-            consumer._client.add_topic(name)
-        while not all(consumer.partitions_for_topic(n) for n in names):
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"topics {names} do not exist: run `stockline topics` first")
-            await consumer._client.force_metadata_update()
-            await asyncio.sleep(0.2)
-        tps = [
-            TopicPartition(name, p)
-            for name in names
-            for p in sorted(consumer.partitions_for_topic(name) or ())
         ]
-        consumer.assign(tps)
+        admin = kafka_admin(self.settings)  # topics created a moment ago are waited for
+        await admin.start()
+        try:
+            tps = await topic_partitions(admin, names)
+            await assign_known(consumer, tps)
+        except MissingTopics as exc:
+            raise RuntimeError(
+                f"topics {tuple(names)} do not exist: run `stockline topics` first"
+            ) from exc
+        finally:
+            await admin.close()
         await consumer.seek_to_end(*tps)

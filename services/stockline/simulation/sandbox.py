@@ -20,9 +20,7 @@ from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from aiokafka.admin import AIOKafkaAdminClient
-
-from stockline.adapters.kafka.options import client_options
+from stockline.adapters.clients import kafka_admin, redis_client
 from stockline.adapters.kafka.topics import ensure_topics
 from stockline.settings import INPUT_TOPICS, Settings
 
@@ -99,15 +97,13 @@ def _env_value(value: Any) -> str:
 
 
 async def _clean(settings: Settings) -> None:
-    from stockline.bootstrap import redis_client
-
     redis = redis_client(settings, decode_responses=False)
     try:
         async for key in redis.scan_iter(match=f"{settings.key_prefix}:*", count=1000):
             await redis.unlink(key)
     finally:
         await redis.aclose()
-    admin = AIOKafkaAdminClient(**client_options(settings))
+    admin = kafka_admin(settings)
     await admin.start()
     try:
         with suppress(Exception):  # leftover topics are harmless; cleaning must not mask errors

@@ -15,6 +15,7 @@ def test_plaintext_on_loopback_by_default() -> None:
     assert client_options(Settings(kafka_bootstrap="127.0.0.1:9092")) == {
         "bootstrap_servers": "127.0.0.1:9092",
         "security_protocol": "PLAINTEXT",
+        "request_timeout_ms": 40_000,
     }
 
 

@@ -26,8 +26,8 @@ from mode import Service
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from stockline.adapters.clients import kafka_consumer
 from stockline.adapters.kafka.health import Readiness
-from stockline.adapters.kafka.options import client_options
 from stockline.adapters.kafka.resume import WatermarkSource, rewind_target
 from stockline.adapters.metrics import Metrics
 from stockline.service_layer.ports import LedgerRolledBack, RawRecord
@@ -85,8 +85,8 @@ class LedgerConsumer(Service):
 
     def _new_consumer(self) -> AIOKafkaConsumer:
         settings = self._settings
-        return AIOKafkaConsumer(
-            **client_options(settings),
+        return kafka_consumer(
+            settings,
             group_id=settings.consumer_group,
             client_id=f"{settings.consumer_group}-ledger",
             enable_auto_commit=False,

@@ -12,7 +12,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner, murmur2
 from mode import Service
 
-from stockline.adapters.kafka.options import client_options
+from stockline.adapters.clients import kafka_producer
 from stockline.service_layer.ports import DeadLetter
 from stockline.settings import Settings
 
@@ -32,8 +32,8 @@ class KafkaPublisher(Service):
 
     async def on_start(self) -> None:
         # aiokafka clients bind to the running loop, so they are made here, not in __init__
-        self.producer = AIOKafkaProducer(
-            **client_options(self._settings),
+        self.producer = kafka_producer(
+            self._settings,
             acks="all",
             enable_idempotence=True,
             linger_ms=2,

@@ -1,209 +1,97 @@
-"""`stockline rebuild`: the Redis ledger recomputed from the input topics, for disaster
-recovery. Everything the topics still hold is replayed, from the beginning up to where
-they ended when the rebuild started, into fresh keys; then the fresh keys replace the
-live ones. Nothing is published (the ATP topic and the DLQ already have what they need).
-
-Run it with the workers stopped: the replay stops at the offsets Kafka had at its start,
-and a worker writing meanwhile would be overwritten by the swap.
-"""
+"""The input log of `stockline rebuild` on Kafka (service_layer/rebuild.py has the use case):
+every partition of every input topic, read from its beginning up to the end offset it had
+when the rebuild was checked, with a consumer of no group."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
-
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaError
 from aiokafka.structs import TopicPartition
 
-from stockline.adapters.kafka.options import client_options
-from stockline.adapters.redis.keys import Keys
-from stockline.adapters.redis.store import RedisLedgerStore
-from stockline.adapters.redis.swap import swap_namespace
-from stockline.service_layer.planning import Planner
-from stockline.service_layer.ports import DeadLetter, RawRecord
-from stockline.service_layer.process_batch import LedgerPipeline
+from stockline.adapters.clients import kafka_admin, kafka_consumer
+from stockline.adapters.kafka.partitions import MissingTopics, assign_known, topic_partitions
+from stockline.service_layer.ports import RawRecord
+from stockline.service_layer.rebuild import MissingInputs, Process, Progress, WorkersRunning
 from stockline.settings import Settings
 
-log = logging.getLogger(__name__)
 
-Progress = Callable[[int, int], None]
-"""Called with (records replayed so far, records to replay)."""
+class KafkaInputLog:
+    """`InputLog` on the input topics; refuses while the workers' group has live members."""
 
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._partitions: list[TopicPartition] = []
 
-class WorkersRunning(RuntimeError):
-    """The consumer group has live members: stop the workers before a rebuild."""
-
-
-class MissingTopics(RuntimeError):
-    """An input topic has no partitions the broker will name: nothing was replaced."""
-
-
-TOPIC_WAIT_S = 15.0
-"""How long a rebuild waits for the broker to name every input topic's partitions (a
-topic created a moment ago may not have its leaders yet)."""
-
-
-class Discard:
-    """A Publisher that publishes nothing: a rebuild only recomputes the ledger."""
-
-    async def publish_atp(
-        self, nodes: Sequence[tuple[str, str, bytes]], skus: Sequence[tuple[str, bytes]]
-    ) -> None:
-        return None
-
-    async def dead_letter(self, records: Sequence[DeadLetter]) -> None:
-        return None
-
-    async def publish_signals(
-        self, reorder: Sequence[tuple[str, bytes]], rebalance: Sequence[tuple[str, bytes]]
-    ) -> None:
-        return None
-
-
-@dataclass(frozen=True)
-class RebuildReport:
-    records: int
-    keys_swapped: int
-    seconds: float
-
-
-async def rebuild(
-    settings: Settings, redis: object, planner: Planner, progress: Progress
-) -> RebuildReport:
-    """Replay every input topic into fresh keys, then swap them in (see the module doc)."""
-    await _refuse_if_workers_run(settings)
-    partitions = await _input_partitions(settings)
-    started = time.monotonic()
-    staging = Keys(f"{settings.key_prefix}-rebuild-{int(time.time())}", settings.ledger_shards)
-    store = RedisLedgerStore(
-        redis,  # type: ignore[arg-type]
-        keys=staging,
-        retention_us=settings.retention_us,
-        demand_days=2 * settings.demand_horizon_days,
-    )
-    pipeline = LedgerPipeline(
-        store, Discard(), settings.retention_us, planner=planner, validate_at_record_time=True
-    )
-    records = await _replay(settings, partitions, pipeline, progress)
-    live = Keys(settings.key_prefix, settings.ledger_shards)
-    swapped = await swap_namespace(redis, staging, live)  # type: ignore[arg-type]
-    return RebuildReport(records, swapped, time.monotonic() - started)
-
-
-async def _replay(
-    settings: Settings,
-    partitions: list[TopicPartition],
-    pipeline: LedgerPipeline,
-    progress: Progress,
-) -> int:
-    consumer = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False)
-    await consumer.start()
-    try:
-        ends, total = await _assign_from_start(consumer, partitions)
-        done = 0
-        while remaining := [tp for tp in ends if await consumer.position(tp) < ends[tp]]:
-            batch = await consumer.getmany(
-                *remaining, timeout_ms=1000, max_records=settings.batch_max
-            )
-            records = [
-                RawRecord(m.topic, m.partition, m.offset, m.key, m.value, m.timestamp)
-                for tp, messages in batch.items()
-                for m in messages
-                if m.offset < ends[tp]
-            ]
-            if records:
-                await pipeline.process(records)
-                done += len(records)
-                progress(done, total)
-        return done
-    finally:
-        await consumer.stop()
-
-
-async def _assign_from_start(
-    consumer: AIOKafkaConsumer, tps: list[TopicPartition]
-) -> tuple[dict[TopicPartition, int], int]:
-    """Assign every input partition at its beginning; (end offset per partition, records).
-    The consumer learns the partitions' leaders from the metadata `assign` asks for: until
-    it knows every topic, offsets it reads would not be the topics' (a replay of nothing)."""
-    consumer.assign(tps)
-    deadline = time.monotonic() + TOPIC_WAIT_S
-    while any(consumer.partitions_for_topic(tp.topic) is None for tp in tps):
-        if time.monotonic() > deadline:
-            raise MissingTopics(
-                "the consumer got no metadata for the input topics; nothing was replaced"
-            )
-        await asyncio.sleep(0.1)
-    ends = await consumer.end_offsets(tps)
-    starts = await consumer.beginning_offsets(tps)
-    await consumer.seek_to_beginning(*tps)
-    return ends, sum(ends[tp] - starts[tp] for tp in tps)
-
-
-async def _input_partitions(settings: Settings) -> list[TopicPartition]:
-    """Every partition of every input topic, as the broker names them (asked again while a
-    topic has no leaders yet). A topic it does not name stops the rebuild before anything
-    is replaced: replaying without it would swap in a ledger missing its events."""
-    topics = list(settings.input_topics)
-    admin = AIOKafkaAdminClient(**client_options(settings))
-    await admin.start()
-    try:
-        deadline = time.monotonic() + TOPIC_WAIT_S
-        while True:
-            try:
-                described = {t["topic"]: t for t in await admin.describe_topics(topics)}
-            except KafkaError as exc:  # the admin client's first metadata may not be in yet
-                log.info("describing the input topics failed (%r); asking again", exc)
-                described = {}
-            missing = [t for t in topics if not _named(described.get(t))]
-            if not missing:
-                break
-            if time.monotonic() > deadline:
-                raise MissingTopics(
-                    f"the broker names no partitions of input topic(s) {', '.join(missing)}: "
-                    "create them (stockline topics) or fix STOCKLINE_INPUT_TOPICS; "
-                    "nothing was replaced"
+    async def check(self) -> None:
+        """WorkersRunning while the group has members; MissingInputs when the broker does
+        not name an input topic's partitions (a topic created a moment ago is waited for)."""
+        settings = self._settings
+        admin = kafka_admin(settings)
+        await admin.start()
+        try:
+            members = await _members(admin, settings.consumer_group)
+            if members:
+                raise WorkersRunning(
+                    f"consumer group {settings.consumer_group} has {members} live member(s): "
+                    "stop the workers before rebuilding (they would write to the keys being "
+                    "replaced)"
                 )
-            await asyncio.sleep(0.2)
-    finally:
-        await admin.close()
-    return [
-        TopicPartition(topic, p["partition"])
-        for topic in topics
-        for p in sorted(described[topic]["partitions"], key=lambda p: p["partition"])
-    ]
+            try:
+                self._partitions = await topic_partitions(admin, list(settings.input_topics))
+            except MissingTopics as exc:
+                raise MissingInputs(
+                    f"{exc}: create them (stockline topics) or fix STOCKLINE_INPUT_TOPICS; "
+                    "nothing was replaced"
+                ) from exc
+        finally:
+            await admin.close()
+
+    async def replay(self, process: Process, progress: Progress) -> int:
+        consumer = kafka_consumer(self._settings, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            ends, total = await self._from_start(consumer)
+            done = 0
+            while remaining := [tp for tp in ends if await consumer.position(tp) < ends[tp]]:
+                batch = await consumer.getmany(
+                    *remaining, timeout_ms=1000, max_records=self._settings.batch_max
+                )
+                records = [
+                    RawRecord(m.topic, m.partition, m.offset, m.key, m.value, m.timestamp)
+                    for tp, messages in batch.items()
+                    for m in messages
+                    if m.offset < ends[tp]
+                ]
+                if records:
+                    await process(records)
+                    done += len(records)
+                    progress(done, total)
+            return done
+        finally:
+            await consumer.stop()
+
+    async def _from_start(
+        self, consumer: AIOKafkaConsumer
+    ) -> tuple[dict[TopicPartition, int], int]:
+        """Assign every input partition at its beginning; (end offset per partition, records)."""
+        tps = self._partitions
+        try:
+            await assign_known(consumer, tps)
+        except MissingTopics as exc:
+            raise MissingInputs(f"{exc}; nothing was replaced") from exc
+        ends = await consumer.end_offsets(tps)
+        starts = await consumer.beginning_offsets(tps)
+        await consumer.seek_to_beginning(*tps)
+        return ends, sum(ends[tp] - starts[tp] for tp in tps)
 
 
-def _named(topic: dict[str, Any] | None) -> bool:
-    """Described without error, with partitions that all have a leader."""
-    if topic is None or topic.get("error_code") != 0:
-        return False
-    partitions: list[dict[str, Any]] = topic.get("partitions") or []
-    return bool(partitions) and all(p.get("error_code", 0) == 0 for p in partitions)
+async def _members(admin: AIOKafkaAdminClient, group: str) -> int:
+    """Live members of `group`, from `describe_consumer_groups`."""
+    described = await admin.describe_consumer_groups([group])
+    return sum(len(_group_members(g)) for g in described)
 
 
-async def _refuse_if_workers_run(settings: Settings) -> None:
-    admin = AIOKafkaAdminClient(**client_options(settings))
-    await admin.start()
-    try:
-        described = await admin.describe_consumer_groups([settings.consumer_group])
-    finally:
-        await admin.close()
-    members = [m for group in described for m in _members(group)]
-    if members:
-        raise WorkersRunning(
-            f"consumer group {settings.consumer_group} has {len(members)} live member(s): "
-            "stop the workers before rebuilding (they would write to the keys being replaced)"
-        )
-
-
-def _members(group: object) -> list[object]:
+def _group_members(group: object) -> list[object]:
     groups = getattr(group, "groups", None)
     if groups is not None:  # a DescribeGroupsResponse: groups are tuples, members 6th
         return [m for g in groups for m in (g[5] if len(g) > 5 else [])]

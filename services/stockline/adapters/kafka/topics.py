@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from stockline.adapters.kafka.options import client_options
+from stockline.adapters.clients import kafka_admin
 from stockline.settings import Settings
 
 _WEEK_MS = 7 * 86_400_000
@@ -41,7 +41,7 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
 async def ensure_topics(settings: Settings) -> tuple[list[str], list[str]]:
     """Create missing topics; returns (created, already there). Raises TopicMismatch when
     an existing input topic has another partition count than the others."""
-    admin = AIOKafkaAdminClient(**client_options(settings))
+    admin = kafka_admin(settings)
     await admin.start()
     try:
         specs = topic_specs(settings)
