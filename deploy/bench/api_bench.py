@@ -74,14 +74,14 @@ class Result:
     errors: int = 0
 
 
-def _redis(redis_url: str) -> Redis | RedisCluster:
+def redis_of(redis_url: str) -> Redis | RedisCluster:
     """A client of the Redis the bench seeds, made as every stockline process makes one."""
     return redis_client(Settings(redis_url=redis_url))
 
 
 async def seed(redis_url: str, keys: Keys, skus: int, nodes: int) -> list[str]:
     """`skus` SKUs, each stocked at `nodes` nodes, written by the worker's store adapter."""
-    redis = _redis(redis_url)
+    redis = redis_of(redis_url)
     store = RedisLedgerStore(redis, keys=keys, retention_us=7 * 86_400 * 10**6)
     names = [f"BENCH-{n:06d}" for n in range(skus)]
     node_ids = [f"NODE-{n:02d}" for n in range(nodes)]
@@ -105,7 +105,7 @@ async def seed(redis_url: str, keys: Keys, skus: int, nodes: int) -> list[str]:
 
 
 async def clean(redis_url: str, keys: Keys) -> None:
-    redis = _redis(redis_url)
+    redis = redis_of(redis_url)
     async for key in redis.scan_iter(match=f"{keys.prefix}:*", count=1000):
         await redis.unlink(key)
     await redis.aclose()

@@ -33,10 +33,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from api_bench import LOOPBACK, TOKEN, clean, free_port, start_api, stop_api
-from redis.asyncio import Redis
+from aiokafka.admin import NewTopic
+from api_bench import LOOPBACK, TOKEN, clean, free_port, redis_of, start_api, stop_api
 
+from stockline.adapters.clients import kafka_admin
 from stockline.adapters.redis.keys import Keys
 from stockline.adapters.redis.store import RedisLedgerStore
 from stockline.domain.events import Receipt
@@ -107,7 +107,7 @@ class Run:
 
 
 async def seed(redis_url: str, keys: Keys, skus: int, nodes: int, units: int) -> list[str]:
-    redis = Redis.from_url(redis_url, decode_responses=True)
+    redis = redis_of(redis_url)
     store = RedisLedgerStore(redis, keys=keys, retention_us=RETENTION_US)
     names = [f"HOLD-{n:05d}" for n in range(skus)]
     now = time.time_ns() // 1000
@@ -128,7 +128,7 @@ async def seed(redis_url: str, keys: Keys, skus: int, nodes: int, units: int) ->
 
 async def audit(redis_url: str, keys: Keys, skus: list[str]) -> tuple[int, int, int]:
     """(units held in total, (sku, node) ledgers holding more than they have, their excess)."""
-    redis = Redis.from_url(redis_url, decode_responses=True)
+    redis = redis_of(redis_url)
     store = RedisLedgerStore(redis, keys=keys, retention_us=RETENTION_US)
     held = oversold = excess = 0
     for sku in skus:
@@ -143,7 +143,7 @@ async def audit(redis_url: str, keys: Keys, skus: list[str]) -> tuple[int, int, 
 
 
 async def topic(bootstrap: str, name: str, *, create: bool) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = kafka_admin(Settings(kafka_bootstrap=bootstrap))
     await admin.start()
     try:
         if create:

@@ -7,7 +7,7 @@ import ssl
 import pytest
 from pydantic import ValidationError
 
-from stockline.adapters.kafka.options import client_options
+from stockline.adapters.clients import kafka_options as client_options
 from stockline.settings import Settings
 
 

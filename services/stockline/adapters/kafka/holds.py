@@ -13,12 +13,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from stockline.adapters.kafka.options import client_options
+from stockline.adapters.clients import kafka_producer
 from stockline.contracts.codec import encode
 from stockline.domain.events import InventoryEvent
 from stockline.service_layer.reservation_ports import LogUnavailable
@@ -31,7 +30,7 @@ class KafkaHoldLog:
     """`HoldLog` on an aiokafka producer of its own."""
 
     def __init__(self, settings: Settings, topic: str, *, timeout_s: float = 5.0) -> None:
-        self._options = client_options(settings)
+        self._settings = settings
         self._topic = topic
         self._timeout_s = timeout_s
         self._producer: AIOKafkaProducer | None = None
@@ -66,7 +65,7 @@ class KafkaHoldLog:
         async with self._starting:
             if self._producer is not None:
                 return self._producer
-            producer = AIOKafkaProducer(**self._producer_options())
+            producer = self._new_producer()
             try:
                 async with asyncio.timeout(self._timeout_s):
                     await producer.start()
@@ -76,11 +75,11 @@ class KafkaHoldLog:
             self._producer = producer
             return producer
 
-    def _producer_options(self) -> dict[str, Any]:
-        timeout_ms = int(self._timeout_s * 1000)
-        return self._options | {
-            "acks": "all",
-            "enable_idempotence": True,
-            "linger_ms": 1,
-            "request_timeout_ms": max(timeout_ms, 1000),
-        }
+    def _new_producer(self) -> AIOKafkaProducer:
+        return kafka_producer(
+            self._settings,
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=1,
+            request_timeout_ms=max(int(self._timeout_s * 1000), 1000),
+        )
