@@ -37,6 +37,27 @@ class RedisSample:
     aof_bytes: int = 0
     """aof_current_size: what the AOF holds now (a rewrite shrinks it)."""
     calls: dict[str, int] = field(default_factory=dict)
+    by_node: dict[str, RedisSample] = field(default_factory=dict)
+    """On a Cluster, each primary's own sample (the fields above are their sums)."""
+
+
+def combined(by_node: Mapping[str, RedisSample]) -> RedisSample:
+    """The sum of several servers' samples (a Cluster's primaries), each kept by name."""
+    calls: dict[str, int] = {}
+    for node in by_node.values():
+        for name, n in node.calls.items():
+            calls[name] = calls.get(name, 0) + n
+    nodes = list(by_node.values())
+    return RedisSample(
+        cpu_s=sum(n.cpu_s for n in nodes),
+        fork_cpu_s=sum(n.fork_cpu_s for n in nodes),
+        aof_rewrites=sum(n.aof_rewrites for n in nodes),
+        forks=sum(n.forks for n in nodes),
+        delayed_fsyncs=sum(n.delayed_fsyncs for n in nodes),
+        aof_bytes=sum(n.aof_bytes for n in nodes),
+        calls=calls,
+        by_node=dict(by_node),
+    )
 
 
 def sample(info: Mapping[str, Any]) -> RedisSample:
@@ -68,6 +89,8 @@ class RedisWindow:
     aof_bytes: int | None
     """What the AOF grew by; None when a rewrite in the window reset it."""
     calls: dict[str, int]
+    by_node: dict[str, RedisWindow] = field(default_factory=dict)
+    """On a Cluster, each primary's own window."""
 
     @property
     def total_calls(self) -> int:
@@ -99,7 +122,23 @@ def window(before: RedisSample, after: RedisSample) -> RedisWindow:
         if after.aof_rewrites == before.aof_rewrites
         else None,
         calls=calls,
+        by_node={
+            name: window(before.by_node[name], node)
+            for name, node in after.by_node.items()
+            if name in before.by_node
+        },
     )
+
+
+def imbalance(counts: Mapping[str, float]) -> float | None:
+    """How far the busiest or idlest server is from the mean, as a share of the mean
+    (0.2: within 20%); None with fewer than two servers or no work."""
+    if len(counts) < 2:
+        return None
+    mean = sum(counts.values()) / len(counts)
+    if mean <= 0:
+        return None
+    return max(abs(n - mean) for n in counts.values()) / mean
 
 
 def describe_aof(config: Mapping[str, str]) -> str:

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
 
-from stockline.adapters.clients import redis_node
+from redis.asyncio import Redis, RedisCluster
+
+from stockline.adapters.clients import redis_client, redis_node
 from stockline.bench import redis_stats
 from stockline.bench.procstat import ProcessTree, find_broker
 from stockline.bench.redis_stats import RedisSample, RedisWindow
@@ -57,6 +60,18 @@ class Usage:
     def top_commands(self, n: int = 8) -> dict[str, float]:
         return {name: calls / self.events for name, calls in self.redis.top_calls(n)}
 
+    def per_primary(self) -> dict[str, dict[str, float]]:
+        """On a Cluster, per primary: its Redis CPU µs and commands per event."""
+        if not self.events:
+            return {}
+        return {
+            name: {
+                "cpu_us_per_event": node.cpu_s * 1e6 / self.events,
+                "commands_per_event": node.total_calls / self.events,
+            }
+            for name, node in sorted(self.redis.by_node.items())
+        }
+
 
 def usage(before: Sample, after: Sample) -> Usage:
     events = after.events - before.events
@@ -83,14 +98,25 @@ def broker_port(bootstrap: str) -> int | None:
 
 
 class Sampler:
+    """Samples the broker's process and Redis: the URL's server, or on a Cluster every
+    primary (found when first sampled; the figures are their sums, each kept by address)."""
+
     def __init__(self, settings: Settings) -> None:
+        self._settings = settings
         self.redis = redis_node(settings, decode_responses=False)  # INFO of the URL's server
+        self._primaries: dict[str, Redis] | None = None
         port = broker_port(settings.kafka_bootstrap)
         pid = find_broker(port) if port is not None else None
         self._broker = ProcessTree(pid) if pid is not None else None
 
     async def redis_sample(self) -> RedisSample:
-        return redis_stats.sample(await self.redis.info("all"))
+        if self._settings.redis_mode != "cluster":
+            return redis_stats.sample(await self.redis.info("all"))
+        if self._primaries is None:
+            self._primaries = await primaries(self._settings)
+        return redis_stats.combined(
+            {name: redis_stats.sample(await c.info("all")) for name, c in self._primaries.items()}
+        )
 
     async def take(self, worker: ProcessTree, events: float) -> Sample:
         return Sample(
@@ -114,3 +140,25 @@ class Sampler:
 
     async def close(self) -> None:
         await self.redis.aclose()
+        for client in (self._primaries or {}).values():
+            await client.aclose()
+
+
+async def primaries(settings: Settings) -> dict[str, Redis]:
+    """A client of each primary of the Cluster the settings name, by `host:port`."""
+    cluster = redis_client(settings, decode_responses=False)
+    if not isinstance(cluster, RedisCluster):
+        raise TypeError("primaries() needs settings with redis_mode=cluster")
+    try:
+        await cluster.initialize()
+        nodes = sorted((n.host, n.port) for n in cluster.get_primaries())
+    finally:
+        await cluster.aclose()
+    url = urlsplit(settings.redis_url)
+    out: dict[str, Redis] = {}
+    for host, port in nodes:
+        netloc = url.netloc.rpartition("@")[0]
+        at = f"{netloc}@{host}:{port}" if netloc else f"{host}:{port}"
+        node = settings.model_copy(update={"redis_url": urlunsplit(url._replace(netloc=at))})
+        out[f"{host}:{port}"] = redis_node(node, decode_responses=False)
+    return out

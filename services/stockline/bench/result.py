@@ -6,6 +6,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from stockline.bench import redis_stats
 from stockline.bench.resources import Usage
 
 _SERIES = ("latencies_ms",)  # plotted, too long for the JSON
@@ -42,6 +43,10 @@ class BenchResult:
     redis_commands_top: dict[str, float] = field(default_factory=dict)
     redis_script_calls_per_event: float = 0.0
     redis_aof_bytes_per_event: float | None = None
+    redis_primaries: dict[str, dict[str, float]] = field(default_factory=dict)
+    """On a Cluster, per primary (`host:port`): Redis CPU µs and commands per event."""
+    redis_primary_imbalance: float | None = None
+    """How far the busiest or idlest primary's commands are from the mean (0.2: 20%)."""
     redis_round_trips_per_batch: float = 0.0
     mean_batch: float = 0.0
     worker_rss_mib: float = 0.0
@@ -75,6 +80,10 @@ class BenchResult:
         self.redis_commands_top = used.top_commands()
         self.redis_script_calls_per_event = used.script_calls_per_event()
         self.redis_aof_bytes_per_event = used.aof_bytes_per_event()
+        self.redis_primaries = used.per_primary()
+        self.redis_primary_imbalance = redis_stats.imbalance(
+            {name: node["commands_per_event"] for name, node in self.redis_primaries.items()}
+        )
 
     def record_baselines(self, naive_per_s: float, bare_per_s: float) -> None:
         self.naive_per_s, self.bare_consumer_per_s = naive_per_s, bare_per_s
@@ -137,6 +146,7 @@ def _rows(r: BenchResult) -> list[tuple[str, str]]:
         ("  naive consumer", f"{r.naive_cpu_us_per_event:,.1f} (its process only)"),
         ("redis_commands_per_event", f"{r.redis_commands_per_event:.2f}: {top}"),
         ("  of which script calls", f"{r.redis_script_calls_per_event:.2f} per event"),
+        *_primary_rows(r),
         ("mean batch", f"{r.mean_batch:,.0f} events"),
         ("Redis round trips per batch", f"{r.redis_round_trips_per_batch:.2f}"),
         (
@@ -161,3 +171,17 @@ def _rows(r: BenchResult) -> list[tuple[str, str]]:
             f"(longest {r.latency_window_full_gc_max_ms:.0f} ms)",
         ),
     ]
+
+
+def _primary_rows(r: BenchResult) -> list[tuple[str, str]]:
+    """On a Cluster: each primary's share, and how even the shares are."""
+    if not r.redis_primaries:
+        return []
+    rows = [
+        (f"  primary {name}", f"{n['commands_per_event']:.2f} commands, "
+         f"{n['cpu_us_per_event']:,.1f} µs CPU per event")
+        for name, n in r.redis_primaries.items()
+    ]  # fmt: skip
+    spread = r.redis_primary_imbalance
+    balance = "n/a" if spread is None else f"within {100 * spread:.0f}% of the mean"
+    return [*rows, ("  commands per primary", balance)]

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from stockline.bench.redis_stats import describe_aof, sample, window
+from stockline.bench.redis_stats import combined, describe_aof, imbalance, sample, window
 from stockline.bench.resources import Sample, broker_port, usage
 
 
@@ -94,3 +94,24 @@ def test_the_persistence_line_names_every_setting() -> None:
         'no-appendfsync-on-rewrite no, save ""'
     )
     assert describe_aof({}) == "unknown (CONFIG GET refused)"
+
+
+def test_a_clusters_primaries_are_summed_and_kept_apart() -> None:
+    before = combined({"a:1": sample(_info(1.0, 0, evalsha=10)), "b:2": sample(_info(2.0, 0))})
+    after = combined(
+        {"a:1": sample(_info(1.5, 0, evalsha=110)), "b:2": sample(_info(2.9, 0, evalsha=80))}
+    )
+    w = window(before, after)
+    assert w.cpu_s == pytest.approx(1.4)  # 0.5 + 0.9
+    assert w.calls == {"evalsha": 180}
+    assert {name: node.total_calls for name, node in w.by_node.items()} == {"a:1": 100, "b:2": 80}
+    # 100 and 80 around a mean of 90: each within 11% of it
+    assert imbalance({n: node.total_calls for n, node in w.by_node.items()}) == pytest.approx(
+        10 / 90
+    )
+
+
+def test_imbalance_needs_two_servers_with_work() -> None:
+    assert imbalance({"a:1": 5.0}) is None
+    assert imbalance({"a:1": 0.0, "b:2": 0.0}) is None
+    assert imbalance({"a:1": 3.0, "b:2": 1.0}) == pytest.approx(0.5)
