@@ -31,7 +31,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Final
 
-from stockline.contracts.signals import SignalRecord
+from stockline.contracts.signals import ReorderRecord, SignalRecord
 from stockline.domain.events import (
     Adjustment,
     AdjustmentReason,
@@ -135,6 +135,16 @@ def reservation_of(order_id: str) -> str:
 Action = Request | Fulfil | Arrival | Checkout | Key
 
 
+@dataclass(frozen=True, slots=True)
+class ActedReorder:
+    """A reorder signal acted on at the start of simulated `day`, with the position its
+    (node, sku) had in the simulator's book before that day's reactions."""
+
+    day: int
+    signal: ReorderRecord
+    book_position: int
+
+
 @dataclass
 class Simulator:
     """The WMS/OMS stand-in. Call `opening()` once, then `day(0, signals)`, `day(1, ...)`,
@@ -149,6 +159,8 @@ class Simulator:
     planner: InternalPlanner = field(init=False)
     book: StockBook = field(default_factory=StockBook)
     tally: Tally = field(default_factory=Tally)
+    reorders: list[ActedReorder] = field(default_factory=list)
+    """Every reorder given to `reactions`, in the order given (a run's check on its loop)."""
     _agenda: list[tuple[int, int, Action]] = field(default_factory=list)
     _seq: int = 0
     _last_us: int = -1
@@ -221,14 +233,34 @@ class Simulator:
     def day(
         self, day: int, signals: Sequence[tuple[str, SignalRecord]] = ()
     ) -> Iterator[InventoryEvent]:
-        """The events of simulated `day` (0-based), after acting on `signals` (kind, record)
-        at the start of the day. Closes the day's KPI picture when exhausted."""
+        """The events of simulated `day` (0-based): `reactions(day, signals)`, then
+        `trading(day)`. Closes the day's KPI picture when exhausted."""
+        yield from self.reactions(day, signals)
+        yield from self.trading(day)
+
+    def reactions(
+        self, day: int, signals: Sequence[tuple[str, SignalRecord]] = ()
+    ) -> list[InventoryEvent]:
+        """The planners' acts on `signals` (kind, record) at the start of simulated `day`:
+        the ASNs placed and the transfers shipped. A closed loop against workers publishes
+        these and waits until they are applied before it publishes `trading(day)`, so no
+        review of the day sees its demand without its supply."""
         start = day * DAY_US
+        for _, signal in signals:
+            if isinstance(signal, ReorderRecord):
+                position = self.book.position((signal.node_id, signal.sku))
+                self.reorders.append(ActedReorder(day, signal, position))
+        events: list[InventoryEvent] = []
         for kind, signal in sorted(signals, key=lambda s: (s[0], s[1].signal_id)):
-            yield from self._react(kind, signal, start)
+            events.extend(self._react(kind, signal, start))
+        return events
+
+    def trading(self, day: int) -> Iterator[InventoryEvent]:
+        """The rest of simulated `day`: customers, adjustments and supply due hour by hour,
+        then the cycle counts. Closes the day's KPI picture when exhausted."""
         for hour in range(24):
             yield from self._hour(day, hour)
-        yield from self._counts(start + COUNT_AT_US)
+        yield from self._counts(day * DAY_US + COUNT_AT_US)
         self._close_day()
 
     def _react(self, kind: str, signal: SignalRecord, now_us: int) -> Iterator[InventoryEvent]:

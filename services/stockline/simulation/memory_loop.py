@@ -126,13 +126,14 @@ async def run_memory_loop(
     config: SimConfig,
     days: int,
     *,
-    alpha: float = 0.2,
+    alpha: float = 0.1,
     horizon_days: int = 28,
     batch: int = 500,
     on_day: Any = None,
 ) -> MemoryLoopResult:
     """Simulate `days` days against stockline's pipeline on the in-memory store, acting
-    on its signals; `on_day(day, fill)` is called after each day (a progress bar)."""
+    on its signals; `on_day(day, fill)` is called after each day (a progress bar). `alpha`
+    and `horizon_days` default to the worker's (`Settings.demand_alpha`, `demand_horizon_days`)."""
     clock = EpochClock()
     sim = Simulator(network, config, clock)
     loop = _Loop(network, Planner(network, alpha, horizon_days), batch)

@@ -3,10 +3,13 @@
 - Open loop: events at a target rate, stamped with the real clock, replenished by the
   simulator's own planner (`planner.InternalPlanner`); nothing is read back.
 - Closed loop: simulated days stamped onto the last `days` UTC days (`model.WindowClock`).
-  Each day is published, the loop waits until the workers applied it (`wait_applied`),
-  then reads the signals and per-node ATP records it caused; the next day starts by acting
-  on those signals. At the end the simulator's book is compared with the latest
-  `inventory.atp.nodes` record of every (node, sku).
+  Each day starts by acting on the signals read so far: those ASNs and transfers are
+  published and the loop waits until the workers applied them (`wait_applied`); then the
+  rest of the day is published, the loop waits again and reads the signals and per-node
+  ATP records it caused. Published in one burst, a worker could review a node with the
+  day's demand (other topics) before its ASN and reorder the same gap twice. At the end
+  the simulator's book is compared with the latest `inventory.atp.nodes` record of every
+  (node, sku).
 """
 
 from __future__ import annotations
@@ -60,7 +63,11 @@ async def run_closed_loop(
         with tqdm(total=days, desc=label, unit="day", leave=False, file=sys.stderr) as bar:
             for day in range(days):
                 started = time.monotonic()
-                signals = await _step(io, sim, sim.day(day, signals), counts)
+                # the day's supply first, applied before its demand is published: a
+                # review must not see the day's demand without the ASNs ordered for it
+                await io.publish(sim.reactions(day, signals))
+                await io.wait_applied()
+                signals = await _step(io, sim, sim.trading(day), counts)
                 bar.set_postfix(fill=f"{sim.tally.daily_fill[-1]:.3f}", signals=len(signals))
                 bar.update()
                 await asyncio.sleep(max(0.0, day_seconds - (time.monotonic() - started)))

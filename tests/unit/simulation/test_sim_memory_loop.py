@@ -7,9 +7,12 @@ below them (steady fill 0.46 and 0.79 in the issue that set these targets)."""
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 
 from stockline.domain.network import Network
+from stockline.settings import Settings
 from stockline.simulation.command import default_days, default_warmup
 from stockline.simulation.generator import SimConfig
 from stockline.simulation.memory_loop import run_memory_loop
@@ -44,3 +47,10 @@ async def test_the_same_seed_is_the_same_run(example: Network) -> None:
     second = await run_memory_loop(example, config, 14)
     assert first.kpis == second.kpis
     assert first.signals == second.signals
+
+
+def test_the_in_memory_loop_estimates_demand_as_the_worker_does() -> None:
+    loop = inspect.signature(run_memory_loop).parameters
+    worker = Settings.model_fields
+    assert loop["alpha"].default == worker["demand_alpha"].default
+    assert loop["horizon_days"].default == worker["demand_horizon_days"].default
