@@ -20,7 +20,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
 
-from stockline.adapters.kafka.options import client_options
+from stockline.adapters.clients import kafka_consumer, kafka_producer
 from stockline.adapters.network_file import load_network
 from stockline.adapters.redis.store import RedisLedgerStore
 from stockline.contracts.rfc3339 import parse, render_utc, to_epoch_us
@@ -177,12 +177,11 @@ class StandInWorker:
         self.marks_read = 0
 
     async def run(self) -> None:
-        options = client_options(self.settings)
         group = self.settings.consumer_group
-        consumer = AIOKafkaConsumer(
-            **options, group_id=group, enable_auto_commit=False, auto_offset_reset="earliest"
+        consumer = kafka_consumer(
+            self.settings, group_id=group, enable_auto_commit=False, auto_offset_reset="earliest"
         )
-        producer = AIOKafkaProducer(**options, acks="all")
+        producer = kafka_producer(self.settings, acks="all")
         await consumer.start()
         await producer.start()
         try:
