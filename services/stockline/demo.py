@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer
 
-from stockline.adapters.clients import kafka_admin, kafka_consumer, kafka_producer
-from stockline.adapters.kafka.partitions import MissingTopics, assign_known, topic_partitions
+from stockline.adapters.clients import kafka_consumer, kafka_producer
+from stockline.adapters.kafka.partitions import MissingTopics, assign_at_end
 from stockline.contracts.codec import encode
 from stockline.contracts.outbound import NodeAtpRecord, SkuAtpRecord
 from stockline.domain.events import (
@@ -195,18 +195,12 @@ def _node_text(n: NodeAtpRecord) -> str:
 async def _seek_to_end(settings: Settings, consumer: AIOKafkaConsumer, topics: list[str]) -> None:
     """Assign every partition of `topics` at its end (topics created a moment ago are
     waited for); SystemExit naming them when they do not exist."""
-    admin = kafka_admin(settings)
-    await admin.start()
     try:
-        tps = await topic_partitions(admin, topics)
-        await assign_known(consumer, tps)
+        await assign_at_end(settings, consumer, topics)
     except MissingTopics as exc:
         raise SystemExit(
             f"stockline demo: topics {tuple(topics)} do not exist: run `stockline topics`"
         ) from exc
-    finally:
-        await admin.close()
-    await consumer.seek_to_end(*tps)
 
 
 async def _next_change(consumer: AIOKafkaConsumer, view: AtpView, timeout: float = 30) -> str:

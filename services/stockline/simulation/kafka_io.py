@@ -20,7 +20,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
 
 from stockline.adapters.clients import kafka_admin, kafka_consumer, kafka_producer
-from stockline.adapters.kafka.partitions import MissingTopics, assign_known, topic_partitions
+from stockline.adapters.kafka.partitions import MissingTopics, assign_at_end
 from stockline.contracts.codec import encode
 from stockline.contracts.signals import SignalRecord, parse_rebalance, parse_reorder
 from stockline.domain.events import InventoryEvent, event_type_of
@@ -158,15 +158,9 @@ class SimKafka:
             self.settings.reorder_topic,
             self.settings.rebalance_topic,
         ]
-        admin = kafka_admin(self.settings)  # topics created a moment ago are waited for
-        await admin.start()
         try:
-            tps = await topic_partitions(admin, names)
-            await assign_known(consumer, tps)
+            await assign_at_end(self.settings, consumer, names)
         except MissingTopics as exc:
             raise RuntimeError(
                 f"topics {tuple(names)} do not exist: run `stockline topics` first"
             ) from exc
-        finally:
-            await admin.close()
-        await consumer.seek_to_end(*tps)

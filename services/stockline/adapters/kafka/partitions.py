@@ -14,6 +14,9 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from aiokafka.structs import TopicPartition
 
+from stockline.adapters.clients import kafka_admin
+from stockline.settings import Settings
+
 log = logging.getLogger(__name__)
 
 TOPIC_WAIT_S = 15.0
@@ -70,3 +73,16 @@ def _named(topic: dict[str, Any] | None) -> bool:
         return False
     partitions: list[dict[str, Any]] = topic.get("partitions") or []
     return bool(partitions) and all(p.get("error_code", 0) == 0 for p in partitions)
+
+
+async def assign_at_end(settings: Settings, consumer: AIOKafkaConsumer, topics: list[str]) -> None:
+    """Assign `consumer` every partition of `topics`, at its end (topics created a moment
+    ago are waited for); MissingTopics when one does not exist."""
+    admin = kafka_admin(settings)
+    await admin.start()
+    try:
+        tps = await topic_partitions(admin, topics)
+        await assign_known(consumer, tps)
+    finally:
+        await admin.close()
+    await consumer.seek_to_end(*tps)
