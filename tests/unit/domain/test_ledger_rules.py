@@ -291,10 +291,11 @@ class TestHolds:
         ("candidates", "qty", "node"),
         [
             ((STORE, DC), 3, STORE),  # the caller's order: the store covers 3
+            ((STORE, DC), 4, STORE),  # exactly its ATP
             ((STORE, DC), 5, DC),  # the store has 4 only
             ((DC, STORE), 3, DC),
             ((STORE, DC), 9, None),  # nobody covers 9
-            (("store-9", DC), 3, DC),  # a node with no ATP known has none
+            (("store-9", DC), 1, DC),  # a node with no ATP known has none, not even 1
         ],
     )
     def test_a_hold_goes_to_the_first_candidate_that_covers_it(
