@@ -7,6 +7,7 @@ set -euo pipefail
 trap 'echo "[setup] error: \"$BASH_COMMAND\" failed (exit $?, line $LINENO of $0)" >&2' ERR
 root=$(cd "$(dirname "$0")/../.." && pwd)
 PY=${PYTHON:-python3}
+MUTMUT=mutmut==3.8.1
 say() { printf '[setup] %s\n' "$*" >&2; }
 
 "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -22,11 +23,15 @@ if [ ! -x "$root/.venv/bin/python" ]; then
 fi
 
 stamp="$root/.venv/.stockline-installed"
-want=$(sha256sum "$root/pyproject.toml" | cut -d' ' -f1)
+want=$({ cat "$root/pyproject.toml"; echo "$MUTMUT"; } | sha256sum | cut -d" " -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   say "installing stockline and its test tools into .venv"
   "$root/.venv/bin/python" -m pip install -q --upgrade pip
   "$root/.venv/bin/python" -m pip install -q -e "$root[test,dev]"
+  # mutmut (deploy/local/mutation.sh) without its dependencies: 3.8 is the first 3.x that
+  # mutates the methods of dataclasses, and it asks for click>=8.4.2 where faust-streaming
+  # asks for click<8.4; it runs on click 8.3. Its other dependencies are in the dev extra.
+  "$root/.venv/bin/python" -m pip install -q --no-deps "$MUTMUT"
   echo "$want" >"$stamp"
 fi
 

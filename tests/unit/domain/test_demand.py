@@ -71,6 +71,11 @@ class TestBuckets:
     def test_a_redelivered_event_counts_once(self) -> None:
         assert daily_buckets([placed("e1", 3), placed("e1", 3)]) == {("DC-1", SKU): {DAY: 3}}
 
+    def test_events_after_a_redelivery_still_count(self) -> None:
+        # e1 twice, then e2: 3 + 2 = 5
+        events = [placed("e1", 3), placed("e1", 3), placed("e2", 2)]
+        assert daily_buckets(events) == {("DC-1", SKU): {DAY: 5}}
+
     def test_nodes_have_their_own_buckets(self) -> None:
         events = [placed("e1", 3), placed("e2", 1, node="STORE-1")]
         assert daily_buckets(events) == {("DC-1", SKU): {DAY: 3}, ("STORE-1", SKU): {DAY: 1}}
@@ -121,6 +126,21 @@ class TestEstimate:
         buckets = dict.fromkeys(range(DAY - 40, DAY), 5)
         result = estimate(buckets, DAY, alpha=0.2, horizon_days=28, prior=50.0)
         assert abs(result.mean_daily - 5) < 45 * 0.8**28 + 1e-9
+
+    def test_a_one_day_window_is_yesterday(self) -> None:
+        assert estimate({DAY - 2: 8, DAY - 1: 5}, DAY, alpha=0.5, horizon_days=1) == (
+            DemandEstimate(5.0, 0.0)
+        )
+
+    @pytest.mark.parametrize("prior", [0.0, 0.5])
+    def test_a_prior_below_one_unit_a_day_is_taken(self, prior: float) -> None:
+        assert estimate({}, DAY, alpha=0.1, horizon_days=28, prior=prior) == (
+            DemandEstimate(prior, prior)
+        )
+
+    def test_a_negative_prior_is_refused(self) -> None:
+        with pytest.raises(ValueError, match=r"^prior must be >= 0, got -1\.0$"):
+            estimate({}, DAY, alpha=0.1, horizon_days=28, prior=-1.0)
 
     @pytest.mark.parametrize(("alpha", "horizon_days"), [(0.0, 7), (1.5, 7), (0.2, 0)])
     def test_bad_parameters_are_refused(self, alpha: float, horizon_days: int) -> None:

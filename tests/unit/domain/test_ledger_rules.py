@@ -11,7 +11,10 @@ from tests.unit.domain.ledger_events import (
     SKU,
     STORE,
     adjustment,
+    at,
     cycle_count,
+    hold_extended,
+    hold_placed,
     inbound_expected,
     order_cancelled,
     order_placed,
@@ -21,8 +24,17 @@ from tests.unit.domain.ledger_events import (
     transfer_shipped,
 )
 
-from stockline.domain.events import AdjustmentReason, Event
-from stockline.domain.ledger import NodeStock, Outcome, SkuLedger, next_version
+from stockline.domain.effects import day_of
+from stockline.domain.events import AdjustmentReason, Event, LostSale
+from stockline.domain.ledger import (
+    NodeStock,
+    Outcome,
+    SkuLedger,
+    SkuTotals,
+    hold_node,
+    next_version,
+    sku_totals,
+)
 
 
 def fold(*events: Event) -> dict[str, NodeStock]:
@@ -249,15 +261,78 @@ class TestAvailability:
     def test_atp(self, stock: NodeStock, buffer: int, atp: int) -> None:
         assert stock.atp(buffer) == atp
 
+    def test_atp_without_a_buffer_promises_all_that_is_free(self) -> None:
+        # 10 - 3 - 2 - 0 = 5
+        assert NodeStock(on_hand=10, reserved=3, held=2).atp() == 5
+
     @pytest.mark.parametrize(
         ("stock", "position"),
         [
             (NodeStock(on_hand=10, reserved=3, inbound=5), 12),  # 10 + 5 - 3
             (NodeStock(on_hand=-3, reserved=4, inbound=0), -7),  # -3 + 0 - 4, not floored
+            (NodeStock(on_hand=10, reserved=3, inbound=4, held=2), 9),  # 10 + 4 - 3 - 2
         ],
     )
     def test_position(self, stock: NodeStock, position: int) -> None:
         assert stock.position() == position
+
+
+class TestHolds:
+    def test_a_hold_keeps_the_latest_expiry_its_events_named(self) -> None:
+        ledger = SkuLedger(SKU)
+        ledger.apply(hold_placed(2, "r-1", expires=900))
+        ledger.apply(hold_extended("r-1", expires=1800))
+        ledger.apply(hold_extended("r-1", expires=1200))  # an older extension, late
+        hold = ledger.nodes[DC].holds["r-1"]
+        assert (hold.held, hold.expires_us) == (2, at(1800))
+        assert ledger.stock() == {DC: NodeStock(held=2)}
+
+    @pytest.mark.parametrize(
+        ("candidates", "qty", "node"),
+        [
+            ((STORE, DC), 3, STORE),  # the caller's order: the store covers 3
+            ((STORE, DC), 4, STORE),  # exactly its ATP
+            ((STORE, DC), 5, DC),  # the store has 4 only
+            ((DC, STORE), 3, DC),
+            ((STORE, DC), 9, None),  # nobody covers 9
+            (("store-9", DC), 1, DC),  # a node with no ATP known has none, not even 1
+        ],
+    )
+    def test_a_hold_goes_to_the_first_candidate_that_covers_it(
+        self, candidates: tuple[str, ...], qty: int, node: str | None
+    ) -> None:
+        assert hold_node(candidates, {STORE: 4, DC: 8}, qty) == node
+
+
+class TestDemand:
+    def test_orders_and_picks_without_an_order_are_demand_per_node_and_day(self) -> None:
+        day = day_of(at(0))
+        ledger = SkuLedger(SKU)
+        for event in (
+            order_placed(5, "o1", t=0),
+            pick(3, t=60),  # no order: demand
+            pick(2, t=120, order_id="o1"),  # o1 was counted when placed
+            receipt(9, t=0, node=STORE),  # stock movement, no demand
+            order_placed(4, "o2", t=86_400),  # the next day
+            LostSale("ls-1", at(0), "oms", STORE, SKU, qty=6, reason="out_of_stock"),
+        ):
+            ledger.apply(event)
+        # dc day 0: 5 + 3 = 8, day 1: 4; store day 0: 6 lost
+        assert ledger.demand() == {DC: {day: 8, day + 1: 4}, STORE: {day: 6}}
+
+    def test_the_event_clock_is_the_latest_occurred_at(self) -> None:
+        ledger = SkuLedger(SKU)
+        ledger.apply(receipt(1, t=50))
+        ledger.apply(pick(1, t=10))  # arrives later, occurred earlier
+        assert ledger.latest_us == at(50)
+
+
+def test_sku_totals_sum_node_atp_over_the_network_and_per_channel() -> None:
+    channels = {DC: ("web",), STORE: ("web", "store-pickup"), "store-9": ()}
+    totals = sku_totals({DC: 7, STORE: 3, "store-9": 2}, lambda node: channels[node])
+    # network 7 + 3 + 2 = 12; web 7 + 3 = 10; store-pickup 3; channels in name order
+    assert totals == SkuTotals(12, {"store-pickup": 3, "web": 10})
+    assert list(totals.channels) == ["store-pickup", "web"]
 
 
 SCENARIO: tuple[Event, ...] = (

@@ -12,7 +12,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stockline.domain.demand import DemandEstimate
-from stockline.domain.policy import DynamicPolicy, Levels, StaticPolicy, levels, whole_units, z
+from stockline.domain.policy import (
+    DynamicPolicy,
+    Levels,
+    StaticPolicy,
+    levels,
+    prior_of,
+    whole_units,
+    z,
+)
 
 
 def dynamic(**fields: object) -> DynamicPolicy:
@@ -80,6 +88,45 @@ class TestDynamic:
         with pytest.raises(ValueError, match=r"exactly one|service_level|case_pack"):
             dynamic(**fields)
 
+    def test_zero_cover_days_orders_up_to_the_reorder_point(self) -> None:
+        # SS = ⌈1.6449 · 4 · √9⌉ = 20; ROP = 90 + 20 = 110; OUT = 110 + ⌈0 · 10⌉ = 110
+        assert levels(dynamic(cover_days=0.0), DemandEstimate(10.0, 16.0), 9) == (
+            Levels(20, 110, 110)
+        )
+
+    @pytest.mark.parametrize(
+        ("fields", "message"),
+        [
+            ({"service_level": None}, "give exactly one of service_level and safety_stock"),
+            ({"safety_stock": 5}, "give exactly one of service_level and safety_stock"),
+            ({"cover_days": None}, "give exactly one of cover_days and order_up_to_extra"),
+            ({"order_up_to_extra": 5}, "give exactly one of cover_days and order_up_to_extra"),
+            ({"service_level": 1.0}, r"service_level must be in \[0\.5, 1\)"),
+            ({"initial_daily_demand": -0.5}, "initial_daily_demand must be >= 0"),
+            (
+                {"service_level": None, "safety_stock": -1},
+                "safety_stock, cover_days and order_up_to_extra must be >= 0",
+            ),
+            ({"cover_days": -1.0}, "safety_stock, cover_days and order_up_to_extra must be >= 0"),
+            (
+                {"cover_days": None, "order_up_to_extra": -1},
+                "safety_stock, cover_days and order_up_to_extra must be >= 0",
+            ),
+            ({"case_pack": 0}, "supplier_lead_time_days, case_pack and moq must be >= 1"),
+            ({"moq": 0}, "supplier_lead_time_days, case_pack and moq must be >= 1"),
+            ({"buffer": -1}, "buffer must be >= 0"),
+        ],
+    )
+    def test_the_refusal_says_what_to_fix(self, fields: dict[str, object], message: str) -> None:
+        with pytest.raises(ValueError, match=f"^{message}$"):
+            dynamic(**fields)
+
+    def test_a_prior_is_the_initial_daily_demand_when_there_is_one(self) -> None:
+        assert prior_of(dynamic(initial_daily_demand=0.5)) == 0.5
+        assert prior_of(dynamic()) is None  # 0: no prior, the estimate starts from history
+        static = StaticPolicy(reorder_point=1, order_up_to=2, supplier_lead_time_days=1)
+        assert prior_of(static) is None
+
 
 class TestStatic:
     def test_levels_are_the_given_numbers_whatever_the_demand(self) -> None:
@@ -91,6 +138,24 @@ class TestStatic:
         with pytest.raises(ValueError, match="reorder_point <= order_up_to"):
             StaticPolicy(reorder_point=50, order_up_to=40, supplier_lead_time_days=28)
 
+    @pytest.mark.parametrize(
+        ("fields", "message"),
+        [
+            ({"reorder_point": -1}, "need 0 <= reorder_point <= order_up_to"),
+            ({"safety_stock": -1}, "safety_stock must be >= 0"),
+            ({"supplier_lead_time_days": 0}, "supplier_lead_time_days, case_pack and moq"),
+            ({"buffer": -1}, "buffer must be >= 0"),
+        ],
+    )
+    def test_the_refusal_says_what_to_fix(self, fields: dict[str, object], message: str) -> None:
+        terms: dict[str, object] = {"reorder_point": 10, "order_up_to": 40}
+        with pytest.raises(ValueError, match=f"^{message}"):
+            StaticPolicy(**{**terms, "supplier_lead_time_days": 28, **fields})  # type: ignore[arg-type]
+
+    def test_a_one_day_lead_time_is_taken(self) -> None:
+        policy = StaticPolicy(reorder_point=0, order_up_to=0, supplier_lead_time_days=1)
+        assert levels(policy, DemandEstimate(0.0, 0.0), 1) == Levels(0, 0, 0)
+
 
 def test_a_negative_lead_time_is_refused() -> None:
     with pytest.raises(ValueError, match="lead_time_days"):
@@ -98,8 +163,8 @@ def test_a_negative_lead_time_is_refused() -> None:
 
 
 def test_whole_units_rounds_up_and_floors_at_zero() -> None:
-    assert [whole_units(q) for q in (0.0, 0.2, 1.0, 1.000000000001, 19.74, -3.0)] == [
-        0, 1, 1, 1, 20, 0,
+    assert [whole_units(q) for q in (0.0, 0.2, 1.0, 1.000000000001, 3.0000000002, 19.74, -3.0)] == [
+        0, 1, 1, 1, 3, 20, 0,
     ]  # fmt: skip
 
 

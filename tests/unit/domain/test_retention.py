@@ -101,6 +101,20 @@ class TestEntries:
         ledger.forget(WEEK, NOW)
         assert set(ledger.nodes[DC].lines) == {"o-1"}
 
+    def test_empty_entries_changed_inside_the_window_are_kept(self) -> None:
+        ledger = SkuLedger(SKU)
+        for event in [order_cancelled("o-1"), receipt(5, asn_id="a-1"), hold_released("r-1")]:
+            ledger.apply(event, NOW - WEEK_US + 1)  # empty, a microsecond inside the week
+        ledger.forget(WEEK, NOW)
+        node = ledger.nodes[DC]
+        assert (set(node.lines), set(node.supplies), set(node.holds)) == (
+            {"o-1"}, {"asn:a-1"}, {"r-1"},
+        )  # fmt: skip
+        # late events find them: the order stays cancelled, the ASN received, the hold ended
+        for event in [order_placed(3, "o-1"), inbound_expected(5, "a-1"), hold_placed(2, "r-1")]:
+            ledger.apply(event, NOW)
+        assert ledger.stock() == {DC: NodeStock(on_hand=5)}
+
 
 class TestDeltas:
     @pytest.mark.parametrize(
@@ -129,6 +143,16 @@ class TestDeltas:
         # a count older than the window (one the codec rejects) sees only those: 0 + 4 - 1
         ledger.apply(replace(cycle_count(0), occurred_us=NOW - 30 * DAY), NOW, WEEK)
         assert ledger.stock() == {DC: NodeStock(on_hand=3)}
+
+    def test_a_delta_inside_the_count_trims_nothing(self) -> None:
+        ledger = SkuLedger(SKU)
+        first = NOW - 2 * DAY
+        ledger.apply(replace(cycle_count(0), occurred_us=NOW - 30 * DAY), first, WEEK)
+        ledger.apply(replace(receipt(7), occurred_us=NOW - WEEK_US - 1), first, WEEK)
+        # a pick from before the count moves no on_hand, so it is not the day's first delta
+        ledger.apply(replace(pick(1), occurred_us=NOW - 31 * DAY), NOW, WEEK)
+        node = ledger.nodes[DC]
+        assert (node.on_hand, len(node.deltas), node.trim_day) == (7, 1, day_of(first))
 
     def test_without_a_retention_nothing_is_trimmed(self) -> None:
         ledger = SkuLedger(SKU)

@@ -11,7 +11,7 @@ from stockline.adapters.memory import ListPublisher, MemoryLedgerReader, MemoryL
 from stockline.adapters.network_file import load_network
 from stockline.contracts.codec import encode
 from stockline.domain.effects import day_of
-from stockline.domain.events import OrderCancelled, OrderPlaced, Pick, Receipt
+from stockline.domain.events import CycleCount, OrderCancelled, OrderPlaced, Pick, Receipt
 from stockline.domain.network import Network
 from stockline.domain.signals import ReviewMark
 from stockline.service_layer.availability import Availability
@@ -296,3 +296,29 @@ async def test_a_batch_retried_after_a_store_error_dead_letters_once() -> None:
     assert report.dlq_reasons == {"bad_json": 1}
     await run.process([RawRecord("inventory.picks", 0, 9, b"SKU-1", b"[]")])
     assert len(publisher.dlq) == 2  # the next batch's reject is written as usual
+
+
+@pytest.mark.parametrize(("at_record_time", "applied"), [(True, True), (False, False)])
+async def test_a_rebuild_judges_a_count_by_its_records_time(
+    at_record_time: bool, applied: bool
+) -> None:
+    # counted 8 days ago, produced 2 days after: fresh then (within the week), stale now
+    count = CycleCount("c-1", NOW - 8 * 86_400_000_000, "wms", "DC-1", "SKU-1", counted_qty=7)
+    produced_ms = (count.occurred_us + 2 * 86_400_000_000) // 1000
+    raw = RawRecord("inventory.counts", 0, 0, b"SKU-1", encode(count), timestamp_ms=produced_ms)
+    store, publisher = MemoryLedgerStore(), ListPublisher()
+    run = LedgerPipeline(
+        store, publisher, WEEK_US, clock=lambda: NOW, validate_at_record_time=at_record_time
+    )
+    report = await run.process([raw])
+    assert report.by_type_outcome["cycle_count", "applied"] == int(applied)
+    assert report.dlq_reasons["stale_count"] == int(not applied)
+
+
+async def test_freshness_and_age_are_seconds_from_occurred_at() -> None:
+    run, _, _ = pipeline()
+    # both receipts occurred 5 s before the batch; the repeated one is a duplicate
+    records = [record(0, receipt(1)), record(1, receipt(2)), record(2, receipt(1))]
+    report = await run.process(records)
+    assert report.atp_freshness_s == [5.0, 5.0]
+    assert report.event_ages_s == [5.0, 5.0]

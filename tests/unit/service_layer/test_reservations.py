@@ -195,6 +195,8 @@ async def test_get_extend_and_release(world: World) -> None:
     released = await world.api.release("R-1")
     assert released.status == "released"
     assert world.held("SKU-A", "STORE-1") == 0
+    # the release's id is the placement's: a release retried after a crash is a duplicate
+    assert world.log.events[-1].event_id == "R-1#1.0|released"
     assert (await world.api.release("R-1")).status == "released"  # idempotent
     with pytest.raises(Closed):
         await world.api.extend("R-1", 60)
