@@ -9,15 +9,14 @@ once released, `e` = 1 once the sweeper expired its holds, `n` the extension cou
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
 from redis.asyncio import Redis, RedisCluster
 
 from stockline.adapters.redis.keys import Keys
-from stockline.adapters.redis.transport import transport_for
+from stockline.adapters.redis.transport import Command, transport_for
 from stockline.service_layer.reservation_ports import (
     Outcome,
     RecordState,
@@ -79,9 +78,9 @@ return 0
 
 
 class RedisReservationRecords:
-    """`ReservationRecords` on Redis; the claim is one script (atomic). The claim and the
-    answer, once per POST, go through the ledger's transport (one EVALSHA each, packed by
-    hiredis); the rarer calls through the client."""
+    """`ReservationRecords` on Redis; the claim is one script (atomic). Every script goes
+    through the ledger's transport (EVALSHA packed by hiredis, reloaded where a node
+    answers NOSCRIPT); plain reads and the counter through the client."""
 
     def __init__(self, redis: Redis | RedisCluster, keys: Keys) -> None:
         self._redis = redis
@@ -89,8 +88,8 @@ class RedisReservationRecords:
         self._transport = transport_for(redis)
         self._claim_sha = self._transport.sha(_CLAIM)
         self._answer_sha = self._transport.sha(_ANSWER)
-        self._raise_expiry = redis.register_script(_RAISE_EXPIRY)
-        self._flag = redis.register_script(_FLAG_IF_EXISTS)
+        self._raise_expiry_sha = self._transport.sha(_RAISE_EXPIRY)
+        self._flag_sha = self._transport.sha(_FLAG_IF_EXISTS)
 
     async def claim(
         self, reservation_id: str, digest: str, now_us: int, deadline_us: int
@@ -123,12 +122,16 @@ class RedisReservationRecords:
         )
 
     async def _script(self, sha: str, key: str, *args: str | int | bytes) -> Any:
-        (reply,) = await self._transport.round_trip(
-            [("EVALSHA", sha, 1, key, *args)], _ignore, 0, None
-        )
-        if isinstance(reply, Exception):
-            raise reply
+        (reply,) = await self._scripts([("EVALSHA", sha, 1, key, *args)])
         return reply
+
+    async def _scripts(self, calls: Sequence[Command]) -> list[Any]:
+        """The calls' replies, in one round trip; the first error reply is raised."""
+        replies = await self._transport.round_trip(calls, _ignore, 0, None)
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+        return replies
 
     async def next_extension(self, reservation_id: str) -> int:
         key = self._keys.reservation(reservation_id)
@@ -136,15 +139,15 @@ class RedisReservationRecords:
 
     async def set_expiry(self, reservation_id: str, expires_us: int, keep_until_us: int) -> None:
         key = self._keys.reservation(reservation_id)
-        await self._raise_expiry(keys=[key], args=[expires_us, keep_until_us // 1000])
+        await self._script(self._raise_expiry_sha, key, expires_us, keep_until_us // 1000)
 
     async def mark_released(self, reservation_id: str) -> None:
-        await self._flag(keys=[self._keys.reservation(reservation_id)], args=["r"])
+        await self._script(self._flag_sha, self._keys.reservation(reservation_id), "r")
 
     async def mark_expired(self, reservation_ids: Iterable[str]) -> None:
-        await asyncio.gather(
-            *(self._flag(keys=[self._keys.reservation(rid)], args=["e"]) for rid in reservation_ids)
-        )
+        keys = [self._keys.reservation(rid) for rid in reservation_ids]
+        if keys:
+            await self._scripts([("EVALSHA", self._flag_sha, 1, key, "e") for key in keys])
 
 
 def _ignore(_n: int, _reply: Any) -> None:
