@@ -155,10 +155,10 @@ async def primaries(settings: Settings) -> dict[str, Redis]:
     finally:
         await cluster.aclose()
     url = urlsplit(settings.redis_url)
+    user = url.netloc.rpartition("@")[0]  # the URL's credentials, for every node
     out: dict[str, Redis] = {}
     for host, port in nodes:
-        netloc = url.netloc.rpartition("@")[0]
-        at = f"{netloc}@{host}:{port}" if netloc else f"{host}:{port}"
+        at = f"{user}@{host}:{port}" if user else f"{host}:{port}"
         node = settings.model_copy(update={"redis_url": urlunsplit(url._replace(netloc=at))})
         out[f"{host}:{port}"] = redis_node(node, decode_responses=False)
     return out
