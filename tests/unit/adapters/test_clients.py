@@ -1,4 +1,5 @@
-"""Every Kafka and Redis client stockline makes gets the settings' connection options:
+"""Every Kafka and Redis client stockline makes gets the settings' connection options
+(plaintext on loopback by default; a SASL protocol without credentials is refused):
 brokers, security and timeouts for each Kafka client kind, socket timeout and mode for
 Redis; a caller adds options of its use but cannot replace a connection option."""
 
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
+from pydantic import ValidationError
 from redis.asyncio import Redis, RedisCluster
 
 from stockline.adapters import clients
@@ -41,6 +43,15 @@ def assert_connection(options: dict[str, Any]) -> None:
     assert options["sasl_plain_password"] == "s3cret"
     assert isinstance(options["ssl_context"], ssl.SSLContext)
     assert options["request_timeout_ms"] == 7500
+
+
+def test_a_sasl_protocol_without_credentials_is_refused_naming_the_variables() -> None:
+    with pytest.raises(ValidationError, match="STOCKLINE_KAFKA_SASL_USERNAME"):
+        Settings(kafka_security_protocol="SASL_PLAINTEXT")
+
+
+def test_the_sasl_password_never_shows_in_the_settings_repr() -> None:
+    assert "s3cret" not in repr(SECURE)  # logs print settings
 
 
 @pytest.mark.parametrize("kind", sorted(USES))
