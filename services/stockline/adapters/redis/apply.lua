@@ -28,16 +28,16 @@
 --   version, totals and each node's published ATP stay), terms may be empty; 'h': a hold
 --   decision, 'p' for one SKU with one event whose effects are one H per candidate node in
 --   order: only the first whose ATP covers its placed units is applied),
---   and a MessagePack array of SKUs,
---   each [sku, ledger_index, demand_index, terms, events]: terms
---   [[node_id, buffer, [channel, ...]], ...] for every node the events touch, events
---   [[event_id, "<topic>|<partition>", offset, occurred_us, effects], ...], each effect
---   [kind, node_id, key_index, a, b, c] with kind
+--   and the SKUs as one flat MessagePack array (nested arrays cost a table each to unpack):
+--   [sku count, then per SKU: sku, ledger_index, demand_index, node count, then per node
+--   the events touch: node_id, buffer, its channels joined by ','; event count, then per
+--   event: event_id, "<topic>|<partition>", offset, occurred_us, effect count, then per
+--   effect: kind, node_id, key_index, a, b, c] with kind
 --     D delta  (a = occurred_us, b = qty)        C count  (a = occurred_us, b = counted_qty)
 --     L line   (a = placed, b = picked, c = 1 if cancelled)
 --     S supply (a = expected, b = received)
 --     Q demand (a = UTC day number, b = units)
---     H hold   (a = placed, b = expires_us, c = 1 if ended; a seventh entry: reservation_id)
+--     H hold   (a = placed, b = expires_us, c = 1 if ended; then its reservation_id)
 -- Returns per SKU {version, outcomes, went_negative, rows, totals, full, demand, latest}:
 -- latest the latest occurred_us of any event applied to the SKU; outcomes
 -- one letter per event (a applied, d duplicate event_id, r redelivered offset); rows eight
@@ -53,57 +53,23 @@
 
 local seen, offsets, holds = KEYS[1], KEYS[2], KEYS[3]
 
+-- The library functions the hot path calls, as locals (a global is a table lookup each time).
+local type, tonumber, ipairs, pairs, unpack = type, tonumber, ipairs, pairs, unpack
+local floor, max = math.floor, math.max
+local format, match, gmatch, byte = string.format, string.match, string.gmatch, string.byte
+local call = redis.call
+
 local function fail(msg)
   return redis.error_reply('stockline apply: ' .. msg)
 end
 
 local function int(s)
   local n = tonumber(s)
-  if n == nil or n ~= math.floor(n) then return nil end
+  if n == nil or n ~= floor(n) then return nil end
   return n
 end
 
-local function key_at(i)
-  local n = int(i)
-  return n and n > 3 and KEYS[n] or nil
-end
-
 local KINDS = {D = true, C = true, L = true, S = true, Q = true, H = true}
-
--- An effect stays the array it came as: {kind, node_id, key, a, b, c}, its key index
--- replaced by the key name.
-local function parse_effect(x)
-  if type(x) ~= 'table' or not KINDS[x[1]] or type(x[2]) ~= 'string' then return false end
-  local key = key_at(x[3])
-  if not (key and int(x[4]) and int(x[5]) and int(x[6])) then return false end
-  if x[1] == 'H' and type(x[7]) ~= 'string' then return false end
-  x[3] = key
-  return true
-end
-
-local function parse_event(x)
-  if type(x) ~= 'table' or type(x[1]) ~= 'string' or type(x[2]) ~= 'string' or not int(x[3])
-     or not int(x[4]) or type(x[5]) ~= 'table' then
-    return nil
-  end
-  for _, raw in ipairs(x[5]) do
-    if not parse_effect(raw) then return nil end
-  end
-  return {id = x[1], tp = x[2], offset = x[3], occurred = x[4], effects = x[5]}
-end
-
-local function parse_terms(x)
-  if type(x) ~= 'table' then return nil end
-  local terms = {}
-  for _, t in ipairs(x) do
-    if type(t) ~= 'table' or type(t[1]) ~= 'string' or not int(t[2]) or int(t[2]) < 0
-       or type(t[3]) ~= 'table' then
-      return nil
-    end
-    terms[t[1]] = {buffer = int(t[2]), channels = t[3]}
-  end
-  return terms
-end
 
 -- Parse and validate everything first.
 local now, retention, demand_days = int(ARGV[1]), int(ARGV[2]), int(ARGV[3])
@@ -114,44 +80,78 @@ local republish = string.find(flags, 'a', 1, true)
 local decide = string.find(flags, 'h', 1, true)
 local pre = decide or string.find(flags, 'p', 1, true)
 
-local function parse_sku(x)
-  if type(x) ~= 'table' or type(x[1]) ~= 'string' or type(x[5]) ~= 'table' then return nil end
-  local sku = {sku = x[1], ledger = key_at(x[2]), demand = key_at(x[3]),
-               terms = parse_terms(x[4]), events = {}, nodes = {}}
-  if not (sku.ledger and sku.demand and sku.terms) then return nil end
-  for node, _ in pairs(sku.terms) do sku.nodes[node] = true end
-  for e, raw in ipairs(x[5]) do
-    sku.events[e] = parse_event(raw)
-    if not sku.events[e] then return nil end
-    for _, fx in ipairs(sku.events[e].effects) do
-      if not (pre or sku.terms[fx[2]]) then return nil end
-      if decide and fx[1] ~= 'H' then return nil end
-      sku.nodes[fx[2]] = true
+local function whole(x) return type(x) == 'number' and x % 1 == 0 end
+
+-- The payload is one flat array read with a cursor (see the header); each effect becomes
+-- {kind, node_id, key, a, b, c[, reservation_id]}, its key index replaced by the key name.
+-- Returns the SKUs, or nil and what is wrong.
+local function parse(a)
+  local n_skus, i, skus = a[1], 2, {}
+  if not whole(n_skus) then return nil, 'payload' end
+  if decide and n_skus ~= 1 then return nil, 'hold: a decision is one SKU' end
+  for k = 1, n_skus do
+    local name, li, di, n_terms = a[i], a[i + 1], a[i + 2], a[i + 3]
+    i = i + 4
+    if type(name) ~= 'string' or not (whole(li) and whole(di) and li > 3 and di > 3
+       and KEYS[li] and KEYS[di] and whole(n_terms)) then
+      return nil, 'sku ' .. k
     end
+    local terms, nodes = {}, {}
+    for _ = 1, n_terms do
+      local node, buffer, served = a[i], a[i + 1], a[i + 2]
+      i = i + 3
+      if type(node) ~= 'string' or not whole(buffer) or buffer < 0 or type(served) ~= 'string' then
+        return nil, 'sku ' .. k
+      end
+      terms[node], nodes[node] = {buffer = buffer, served = served}, true
+    end
+    local n_events, events = a[i], {}
+    i = i + 1
+    if not whole(n_events) or (decide and n_events ~= 1) then return nil, 'sku ' .. k end
+    for e = 1, n_events do
+      local id, tp, offset, occurred, n_fx = a[i], a[i + 1], a[i + 2], a[i + 3], a[i + 4]
+      i = i + 5
+      if type(id) ~= 'string' or type(tp) ~= 'string' or not (whole(offset) and whole(occurred)
+         and whole(n_fx)) then
+        return nil, 'sku ' .. k
+      end
+      local effects = {}
+      for f = 1, n_fx do
+        local kind, node, at = a[i], a[i + 1], a[i + 2]
+        local fx = {kind, node, whole(at) and at > 3 and KEYS[at], a[i + 3], a[i + 4], a[i + 5]}
+        i = i + 6
+        if kind == 'H' then fx[7] = a[i]; i = i + 1 end
+        if not (KINDS[kind] and type(node) == 'string' and fx[3] and whole(fx[4])
+                and whole(fx[5]) and whole(fx[6])) or (kind == 'H' and type(fx[7]) ~= 'string')
+           or not (pre or terms[node]) or (decide and kind ~= 'H') then
+          return nil, 'sku ' .. k
+        end
+        effects[f], nodes[node] = fx, true
+      end
+      events[e] = {id = id, tp = tp, offset = offset, occurred = occurred, effects = effects}
+    end
+    skus[k] = {sku = name, ledger = KEYS[li], demand = KEYS[di], terms = terms, events = events,
+               nodes = nodes}
   end
-  if decide and #sku.events ~= 1 then return nil end
-  return sku
+  if i ~= #a + 1 then return nil, 'payload' end
+  return skus
 end
 
 local ok, batch = pcall(cmsgpack.unpack, ARGV[5] or '')
 if not ok or type(batch) ~= 'table' then return fail('bad payload') end
-if decide and #batch ~= 1 then return fail('a hold decision is one SKU') end
-local skus = {}
-for i, raw in ipairs(batch) do
-  skus[i] = parse_sku(raw)
-  if not skus[i] then return fail('bad sku ' .. i) end
-end
+local skus, wrong = parse(batch)
+if not skus then return fail('bad ' .. wrong) end
 
-local function fmt(n) return string.format('%d', n) end
+local function fmt(n) return format('%d', n) end
 local cutoff = now - retention
-local today = math.floor(now / 86400000000)
-local retention_s = math.max(1, math.ceil(retention / 1000000)) -- Retention.expiry_s
+local today = floor(now / 86400000000)
+local retention_s = max(1, math.ceil(retention / 1000000)) -- Retention.expiry_s
 
 -- Byte order, as Python compares str; Lua's < follows the server's collation locale.
 local function bytes_greater(x, y)
   local n = math.min(#x, #y)
   for k = 1, n do
-    local bx, by = string.byte(x, k), string.byte(y, k)
+    local bx, by = byte(x, k), byte(y, k)
     if bx ~= by then return bx > by end
   end
   return #x > #y
@@ -163,7 +163,7 @@ local function chunked(command, key, items, per)
   for start = 1, #items, 1000 * per do
     local part = {}
     for k = start, math.min(#items, start + 1000 * per - 1) do part[#part + 1] = items[k] end
-    local reply = redis.call(command, key, unpack(part))
+    local reply = call(command, key, unpack(part))
     if type(reply) == 'table' then
       for _, v in ipairs(reply) do out[#out + 1] = v end
     end
@@ -173,7 +173,7 @@ end
 
 -- What the shard already has: applied event ids of this call's events, offsets per partition.
 -- Ids applied before the window are forgotten first (Retention.remembers_event).
-redis.call('ZREMRANGEBYSCORE', seen, '-inf', '(' .. fmt(cutoff))
+call('ZREMRANGEBYSCORE', seen, '-inf', '(' .. fmt(cutoff))
 local members, tps, tp_list = {}, {}, {}
 for _, sku in ipairs(skus) do
   for _, ev in ipairs(sku.events) do
@@ -191,7 +191,7 @@ if #members > 0 then
 end
 local tp_offsets = {}
 if #tp_list > 0 then
-  local stored = redis.call('HMGET', offsets, unpack(tp_list))
+  local stored = call('HMGET', offsets, unpack(tp_list))
   for k, tp in ipairs(tp_list) do tp_offsets[tp] = tonumber(stored[k]) or -1 end
 end
 local tp_start = {}
@@ -209,7 +209,7 @@ local function load_nodes(sku)
     local s
     local packed = v[k + 3]
     if packed then
-      local oh, rs, hd, ib, at, bf, cu, td, ch, ci = string.match(packed, PACKED)
+      local oh, rs, hd, ib, at, bf, cu, td, ch, ci = match(packed, PACKED)
       s = {exists = true, oh = tonumber(oh), rs = tonumber(rs), hd = tonumber(hd),
            ib = tonumber(ib), at = tonumber(at), bf = tonumber(bf), cu = tonumber(cu),
            td = tonumber(td) or -1, ch = ch, ci = ci ~= '' and ci or nil}
@@ -226,11 +226,11 @@ local function delta(s, fx, id)
   local occurred, qty, key = fx[4], fx[5], fx[3]
   if s.cu and occurred <= s.cu then return end -- already inside the latest count
   s.oh = s.oh + qty
-  redis.call('ZADD', key, fmt(occurred), qty .. '|' .. id)
+  call('ZADD', key, fmt(occurred), qty .. '|' .. id)
   -- NodeLedger.trim_deltas: once a day, deltas older than the window (Retention.trims_deltas,
   -- Retention.keeps_delta): no accepted count can precede them
   if s.td < today then
-    redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. fmt(cutoff))
+    call('ZREMRANGEBYSCORE', key, '-inf', '(' .. fmt(cutoff))
     s.td, s.dirty = today, true
   end
 end
@@ -240,37 +240,39 @@ local function count(s, fx, id)
   if s.cu and (occurred < s.cu or (occurred == s.cu and not bytes_greater(id, s.ci))) then
     return
   end
-  local later = redis.call('ZRANGEBYSCORE', key, '(' .. fmt(occurred), '+inf')
+  local later = call('ZRANGEBYSCORE', key, '(' .. fmt(occurred), '+inf')
   local sum = 0
-  for _, member in ipairs(later) do sum = sum + tonumber(string.match(member, '^(-?%d+)|')) end
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', fmt(occurred))
+  for _, member in ipairs(later) do sum = sum + tonumber(match(member, '^(-?%d+)|')) end
+  call('ZREMRANGEBYSCORE', key, '-inf', fmt(occurred))
   s.cu, s.ci, s.oh, s.dirty = occurred, id, counted + sum, true
 end
 
 -- An order line or a supply: two running sums and a flag; expires once it holds nothing
 -- (Retention.keeps_entry: the key's expiry is what is left of the window since this write).
 local function tally(key, a, b, c, open)
-  local v = redis.call('GET', key)
+  local v = call('GET', key)
   local oa, ob, oc = 0, 0, false
   if v then
-    local x, y, z = string.match(v, '^(-?%d+)|(-?%d+)|(%d)$')
+    local x, y, z = match(v, '^(-?%d+)|(-?%d+)|(%d)$')
     oa, ob, oc = tonumber(x), tonumber(y), z == '1'
   end
   local na, nb, nc = oa + a, ob + b, oc or c == 1
   local new = open(na, nb, nc)
   local text = fmt(na) .. '|' .. fmt(nb) .. '|' .. (nc and '1' or '0')
-  if new == 0 then redis.call('SET', key, text, 'EX', retention_s)
-  else redis.call('SET', key, text) end -- a SET without EX also clears an earlier expiry
+  if new == 0 then call('SET', key, text, 'EX', retention_s)
+  else call('SET', key, text) end -- a SET without EX also clears an earlier expiry
   return new - open(oa, ob, oc)
 end
 
--- A day's demand; a new day's field also drops the week of days that just left the horizon.
-local function demand(key, fx)
+-- A day's demand; a new day's field also drops the week of days that just left the horizon
+-- (a node without a ledger field has no days to drop: only the worker's apply writes demand,
+-- and it writes the node's field with it).
+local function demand(key, fx, s)
   local prefix, day, units = fx[2] .. '|', fx[4], fx[5]
-  if redis.call('HINCRBY', key, prefix .. fmt(day), units) == units then
+  if call('HINCRBY', key, prefix .. fmt(day), units) == units and s.exists then
     local gone = {}
     for old = day - demand_days - 7, day - demand_days do gone[#gone + 1] = prefix .. fmt(old) end
-    redis.call('HDEL', key, unpack(gone))
+    call('HDEL', key, unpack(gone))
   end
 end
 
@@ -284,33 +286,33 @@ end
 
 local function hold(s, sku, fx)
   local key = fx[3]
-  local v = redis.call('GET', key)
+  local v = call('GET', key)
   local op, oe, oend = 0, 0, false
   if v then
-    local x, y, z = string.match(v, '^(-?%d+)|(-?%d+)|(%d)$')
+    local x, y, z = match(v, '^(-?%d+)|(-?%d+)|(%d)$')
     op, oe, oend = tonumber(x), tonumber(y), z == '1'
   end
-  local np, ne, nend = op + fx[4], math.max(oe, fx[5]), oend or fx[6] == 1
+  local np, ne, nend = op + fx[4], max(oe, fx[5]), oend or fx[6] == 1
   local new = held(np, nend)
   local text = fmt(np) .. '|' .. fmt(ne) .. '|' .. (nend and '1' or '0')
   local member = sku .. '|' .. fx[2] .. '|' .. fx[7]
   if new == 0 then
-    redis.call('SET', key, text, 'EX', retention_s)
-    redis.call('ZREM', holds, member)
+    call('SET', key, text, 'EX', retention_s)
+    call('ZREM', holds, member)
   else
-    redis.call('SET', key, text)
-    redis.call('ZADD', holds, fmt(ne), member)
+    call('SET', key, text)
+    call('ZADD', holds, fmt(ne), member)
   end
   s.hd = s.hd + new - held(op, oend)
 end
 
 local function reserved(placed, picked, cancelled)
   if cancelled then return 0 end
-  return math.max(0, placed - picked)
+  return max(0, placed - picked)
 end
 
 local function inbound(expected, received)
-  return math.max(0, expected - received)
+  return max(0, expected - received)
 end
 
 local function apply_event(sku, nodes, ev)
@@ -320,7 +322,7 @@ local function apply_event(sku, nodes, ev)
     if kind == 'D' then delta(s, fx, ev.id)
     elseif kind == 'C' then count(s, fx, ev.id)
     elseif kind == 'L' then s.rs = s.rs + tally(fx[3], fx[4], fx[5], fx[6], reserved)
-    elseif kind == 'Q' then demand(sku.demand, fx)
+    elseif kind == 'Q' then demand(sku.demand, fx, s)
     elseif kind == 'H' then hold(s, sku.sku, fx)
     else s.ib = s.ib + tally(fx[3], fx[4], fx[5], fx[6], inbound) end
   end
@@ -332,7 +334,7 @@ local new_members, in_call = {}, {}
 
 local function node_atp(s)
   if not s.exists then return 0 end
-  return math.max(0, s.oh - s.rs - s.hd - (s.bf or 0))
+  return max(0, s.oh - s.rs - s.hd - (s.bf or 0))
 end
 
 -- A hold decision: the first candidate whose ATP (with the buffer last published) covers
@@ -351,9 +353,9 @@ end
 -- On a duplicate decision: the candidate whose hold of the reservation holds units.
 local function holding(ev)
   for _, fx in ipairs(ev.effects) do
-    local v = redis.call('GET', fx[3])
+    local v = call('GET', fx[3])
     if v then
-      local placed, ended = string.match(v, '^(-?%d+)|%-?%d+|(%d)$')
+      local placed, ended = match(v, '^(-?%d+)|%-?%d+|(%d)$')
       if tonumber(placed) > 0 and ended == '0' then return fx[2] end
     end
   end
@@ -401,16 +403,16 @@ end
 -- node served it, keeps its place.
 local function split(text)
   local out = {}
-  for channel in string.gmatch(text or '', '[^,]+') do out[#out + 1] = channel end
+  for channel in gmatch(text or '', '[^,]+') do out[#out + 1] = channel end
   return out
 end
 
 local function read_totals(packed)
   local t, order = {}, {}
   if not packed then return nil, order end
-  local network, rest = string.match(packed, '^(-?%d+)|(.*)$')
+  local network, rest = match(packed, '^(-?%d+)|(.*)$')
   t.n = tonumber(network)
-  for channel, units in string.gmatch(rest, '([^,=]+)=(-?%d+)') do
+  for channel, units in gmatch(rest, '([^,=]+)=(-?%d+)') do
     t[channel] = tonumber(units); order[#order + 1] = channel
   end
   return t, order
@@ -447,7 +449,7 @@ end
 
 -- The SKU's full snapshot, read back for planning.
 local function full_snapshot(ledger)
-  local flat, nodes, order = redis.call('HGETALL', ledger), {}, {}
+  local flat, nodes, order = call('HGETALL', ledger), {}, {}
   local function node_of(name)
     local n = nodes[name]
     if not n then n = {}; nodes[name] = n; order[#order + 1] = name end
@@ -456,7 +458,7 @@ local function full_snapshot(ledger)
   for k = 1, #flat, 2 do
     local field, value = flat[k], flat[k + 1]
     if field ~= 'v' and field ~= 't' and field ~= 'e' then
-      local name, mark = string.match(field, '^(.+)|(%a*)$')
+      local name, mark = match(field, '^(.+)|(%a*)$')
       if mark == '' then node_of(name).packed = value
       elseif name then node_of(name)[mark] = tonumber(value) end
     end
@@ -465,7 +467,7 @@ local function full_snapshot(ledger)
   for _, name in ipairs(order) do
     local n = nodes[name]
     if n.packed then
-      local oh, rs, hd, ib = string.match(n.packed, '^(-?%d+)|(-?%d+)|(-?%d+)|(-?%d+)|')
+      local oh, rs, hd, ib = match(n.packed, '^(-?%d+)|(-?%d+)|(-?%d+)|(-?%d+)|')
       for _, value in ipairs({name, tonumber(oh), tonumber(rs), tonumber(hd), tonumber(ib),
                               n.rd or -1, n.cv or -1, n.gv or -1, n.ss or -1}) do
         out[#out + 1] = value
@@ -476,9 +478,9 @@ local function full_snapshot(ledger)
 end
 
 local function demand_buckets(key)
-  local out, days = {}, redis.call('HGETALL', key)
+  local out, days = {}, call('HGETALL', key)
   for k = 1, #days, 2 do
-    local dnode, day = string.match(days[k], '^(.+)|(%d+)$')
+    local dnode, day = match(days[k], '^(.+)|(%d+)$')
     out[#out + 1] = dnode; out[#out + 1] = tonumber(day); out[#out + 1] = tonumber(days[k + 1])
   end
   return out
@@ -488,7 +490,7 @@ local function opt(n) return n and fmt(n) or '' end
 
 -- atp and buffer nil: none published yet
 local function pack(s, atp, buffer, channels)
-  return string.format('%d|%d|%d|%d|%s|%s|%s|%d|%s|%s', s.oh, s.rs, s.hd, s.ib, opt(atp),
+  return format('%d|%d|%d|%d|%s|%s|%s|%d|%s|%s', s.oh, s.rs, s.hd, s.ib, opt(atp),
     opt(buffer), opt(s.cu), s.td, channels, s.ci or '')
 end
 
@@ -517,18 +519,23 @@ local function apply_sku(sku)
   local version, nodes, packed_totals, latest0 = load_nodes(sku)
   local outcomes, again, latest = apply_events(sku, nodes, latest0)
   local rows, moves, write, went_negative, changed = {}, {}, {}, 0, false
+  local has_totals = packed_totals and true or false -- HMGET answers false for none
   for node, s in pairs(nodes) do
     local terms = sku.terms[node]
-    local buffer, channels = terms.buffer, terms.channels
-    local atp = math.max(0, s.oh - s.rs - s.hd - buffer)
-    local served = table.concat(channels, ',')
+    local buffer, served = terms.buffer, terms.served
+    local atp = max(0, s.oh - s.rs - s.hd - buffer)
     -- batch.moved; batch.went_negative counts the moved nodes that crossed below zero
     local moved = s.touched and (not s.exists or s.oh ~= s.oh0 or s.rs ~= s.rs0
       or s.hd ~= s.hd0 or s.ib ~= s.ib0 or s.at ~= atp or s.bf ~= buffer or s.ch ~= served)
     if moved then
       changed = true
-      moves[#moves + 1] = {atp = atp, old_atp = s.at or 0, channels = channels,
-                           old_channels = split(s.ch)}
+      -- only a move of the node's ATP or of its channels moves the totals (once they exist)
+      local old_atp = s.at or 0
+      if atp ~= old_atp or served ~= s.ch or not has_totals then
+        local channels = split(served)
+        moves[#moves + 1] = {atp = atp, old_atp = old_atp, channels = channels,
+                             old_channels = served == s.ch and channels or split(s.ch)}
+      end
       if s.oh < 0 and s.oh0 >= 0 then went_negative = went_negative + 1 end
     end
     if moved or s.dirty then
@@ -549,7 +556,7 @@ local function apply_sku(sku)
   if new_totals then write[#write + 1] = 't'; write[#write + 1] = new_totals end
   if latest ~= latest0 then write[#write + 1] = 'e'; write[#write + 1] = fmt(latest) end
   if changed then -- batch.version_after: one next_version per batch that moved a node
-    version = math.max(version + 1, now)
+    version = max(version + 1, now)
     write[#write + 1] = 'v'; write[#write + 1] = fmt(version)
   end
   if #write > 0 then chunked('HSET', sku.ledger, write, 2) end
@@ -569,5 +576,5 @@ local moved_tps = {}
 for tp, offset in pairs(tp_offsets) do
   if offset ~= tp_start[tp] then moved_tps[#moved_tps + 1] = tp; moved_tps[#moved_tps + 1] = fmt(offset) end
 end
-if #moved_tps > 0 then redis.call('HSET', offsets, unpack(moved_tps)) end
+if #moved_tps > 0 then call('HSET', offsets, unpack(moved_tps)) end
 return replies

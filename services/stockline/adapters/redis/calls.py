@@ -3,7 +3,7 @@ argument protocol is documented at the top of apply.lua)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import msgpack
 
@@ -39,21 +39,21 @@ class CallEncoder:
     ) -> Call:
         """One call for the SKUs of `shard` (the caller grouped them)."""
         names, key_index = self._names(shard)
-        skus = [self._sku(sku, group, terms, key_index) for sku, group in groups]
-        return names, self._args(now_us, flags, skus)
+        payload: list[object] = [len(groups)]
+        for sku, group in groups:
+            self._sku(payload, sku, group, terms, key_index)
+        return names, self._args(now_us, flags, payload)
 
     def encode_hold(self, shard: int, sku: str, request: HoldRequest, now_us: int) -> Call:
         """A hold decision (flag 'h'): one event, one hold effect per candidate in order."""
         names, key_index = self._names(shard)
         keys = self._keys.of_sku(sku)
         rid, qty, expires = request.reservation_id, request.qty, request.expires_us
-        effects = [
-            _effect_args(keys, HoldChange(node, rid, qty, expires), key_index)
-            for node in request.candidates
-        ]
-        event = [request.event_id, "-|0", 0, request.occurred_us, effects]
-        indexes = [key_index(keys.ledger), key_index(keys.demand)]
-        return names, self._args(now_us, "h", [[sku, *indexes, [], [event]]])
+        payload: list[object] = [1, sku, key_index(keys.ledger), key_index(keys.demand), 0, 1]
+        payload += [request.event_id, "-|0", 0, request.occurred_us, len(request.candidates)]
+        for node in request.candidates:
+            payload += _effect_args(keys, HoldChange(node, rid, qty, expires), key_index)
+        return names, self._args(now_us, "h", payload)
 
     def _names(self, shard: int) -> tuple[list[str], Callable[[str], int]]:
         """The shard's own keys, and a function that lists a key once and gives its index."""
@@ -70,34 +70,42 @@ class CallEncoder:
 
         return names, key_index
 
-    def _args(self, now_us: int, flags: str, skus: Sequence[object]) -> list[str | int | bytes]:
-        # one packed argument: redis-py encodes each argument in Python, msgpack in C
-        payload: bytes = msgpack.packb(skus)
+    def _args(self, now_us: int, flags: str, flat: list[object]) -> list[str | int | bytes]:
+        # one packed argument: redis-py encodes each argument in Python, msgpack in C; one
+        # flat array, as the script unpacks nested arrays at a cost per table
+        payload: bytes = msgpack.packb(flat)
         return [now_us, self._retention_us, self._demand_days, flags, payload]
 
     def _sku(
         self,
+        payload: list[object],
         sku: str,
         group: list[tuple[int, Delivery]],
         terms: NodeTerms,
         key_index: Callable[[str], int],
-    ) -> list[object]:
+    ) -> None:
+        """Appends [sku, ledger index, demand index, node count, (node, buffer, channels
+        joined by ','), ..., event count, (event_id, topic|partition, offset, occurred_us,
+        effect count, effect...), ...]."""
         keys = self._keys.of_sku(sku)
-        nodes: dict[str, list[object]] = {}
-        events = []
+        nodes: dict[str, tuple[str, int, str]] = {}
+        events: list[object] = []
         for _, d in group:
-            effects = []
-            for effect in effects_of(d.event):
+            effects = effects_of(d.event)
+            event = d.event
+            events += [event.event_id, f"{d.topic}|{d.partition}", d.offset, event.occurred_us]
+            events.append(len(effects))
+            for effect in effects:
                 node = effect.node_id
                 if node not in nodes:
-                    nodes[node] = [node, terms.buffer(node, sku), sorted(terms.channels_of(node))]
-                effects.append(_effect_args(keys, effect, key_index))
-            event = d.event
-            events.append(
-                [event.event_id, f"{d.topic}|{d.partition}", d.offset, event.occurred_us, effects]
-            )
-        indexes = [key_index(keys.ledger), key_index(keys.demand)]
-        return [sku, *indexes, list(nodes.values()), events]
+                    channels = ",".join(sorted(terms.channels_of(node)))
+                    nodes[node] = (node, terms.buffer(node, sku), channels)
+                events += _effect_args(keys, effect, key_index)
+        payload += [sku, key_index(keys.ledger), key_index(keys.demand), len(nodes)]
+        for term in nodes.values():
+            payload += term
+        payload.append(len(group))
+        payload += events
 
 
 def _effect_args(keys: SkuKeys, effect: Effect, key_index: Callable[[str], int]) -> list[str | int]:
