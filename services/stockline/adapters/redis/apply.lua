@@ -38,7 +38,8 @@
 --     S supply (a = expected, b = received)
 --     Q demand (a = UTC day number, b = units)
 --     H hold   (a = placed, b = expires_us, c = 1 if ended; then its reservation_id)
--- Returns per SKU {version, outcomes, went_negative, rows, totals, full, demand, latest}:
+-- Returns one MessagePack array (packed here: Redis turns a Lua table into a reply at a cost
+-- per entry), per SKU {version, outcomes, went_negative, rows, totals, full, demand, latest}:
 -- latest the latest occurred_us of any event applied to the SKU; outcomes
 -- one letter per event (a applied, d duplicate event_id, r redelivered offset); rows eight
 -- entries per node that changed (or that a redelivered event touches): node_id, new (1 when
@@ -577,4 +578,4 @@ for tp, offset in pairs(tp_offsets) do
   if offset ~= tp_start[tp] then moved_tps[#moved_tps + 1] = tp; moved_tps[#moved_tps + 1] = fmt(offset) end
 end
 if #moved_tps > 0 then call('HSET', offsets, unpack(moved_tps)) end
-return replies
+return cmsgpack.pack(replies)

@@ -6,9 +6,18 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import msgpack
+
 from stockline.domain.ledger import NodeStock, SkuTotals
 from stockline.domain.signals import ReviewMark
 from stockline.service_layer.ports import NodeState, SkuChange, SkuSnapshot
+
+
+def script_reply(packed: bytes) -> list[Any]:
+    """The apply script's reply: one MessagePack array, per SKU its answer (packed in the
+    script: Redis turns a Lua table into a reply at a cost per entry)."""
+    answers: list[Any] = msgpack.unpackb(packed)
+    return answers
 
 
 def change_of(
@@ -23,8 +32,8 @@ def change_of(
     latest_us: int = 0,
 ) -> SkuChange | None:
     """A SKU's change from its part of the apply script's reply, or None when the batch
-    neither changed nor redelivered anything of it. The script sends numbers as integer
-    replies, so they arrive as ints."""
+    neither changed nor redelivered anything of it. The script packs numbers as integers,
+    so they arrive as ints."""
     if not rows and not totals:
         return None
     nodes = []

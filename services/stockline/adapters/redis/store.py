@@ -19,6 +19,7 @@ from stockline.adapters.redis.replies import (
     flat,
     pairs,
     parse_demand,
+    script_reply,
     snapshot_from_hash,
     text,
     totals_from_packed,
@@ -119,7 +120,7 @@ class RedisLedgerStore:
         def take(call: int, reply: Any) -> None:
             found: list[SkuChange] = []
             negative[call] = 0
-            for (sku, group), answer in zip(shards[call], reply, strict=True):
+            for (sku, group), answer in zip(shards[call], script_reply(reply), strict=True):
                 version, letters, went_negative, rows, totals, whole, demand, latest = answer
                 for (index, _), letter in zip(group, text(letters), strict=True):
                     outcomes[index] = _OUTCOMES[letter]
@@ -133,7 +134,7 @@ class RedisLedgerStore:
             changes[call] = found
             self._losses.reached(shard_of[call], reached[call])
 
-        await self._run(self._apply_src, calls, on_reply=take)
+        await self._run(self._apply_src, calls, on_reply=take, raw=True)
         self._unrecorded = True
         ordered = [change for call in sorted(changes) for change in changes[call]]
         return ApplyResult(outcomes, ordered, sum(negative.values()))
@@ -212,8 +213,8 @@ class RedisLedgerStore:
     async def hold(self, sku: str, request: HoldRequest, now_us: int) -> HoldDecision:
         """One script call (flag 'h') on the SKU's shard."""
         call = self._encoder.encode_hold(self._keys.shard(sku), sku, request, now_us)
-        (reply,) = await self._run(self._apply_src, [call])
-        (answer,) = reply
+        (reply,) = await self._run(self._apply_src, [call], raw=True)
+        (answer,) = script_reply(reply)
         letters, node, atps = text(answer[1]), text(answer[8]), answer[9]
         atp = {n: int(units) for n, units in zip(request.candidates, atps, strict=False)}
         placed = request.placed_at(sku, node) if node else None
@@ -228,9 +229,9 @@ class RedisLedgerStore:
             for shard, groups in by_shard.items()
         ]
         outcomes = [Outcome.APPLIED] * len(deliveries)
-        replies = await self._run(self._apply_src, calls)
+        replies = await self._run(self._apply_src, calls, raw=True)
         for groups, reply in zip(by_shard.values(), replies, strict=True):
-            for (_, group), answer in zip(groups, reply, strict=True):
+            for (_, group), answer in zip(groups, script_reply(reply), strict=True):
                 for (index, _), letter in zip(group, text(answer[1]), strict=True):
                     outcomes[index] = _OUTCOMES[letter]
         return outcomes
@@ -276,6 +277,7 @@ class RedisLedgerStore:
         on_reply: Callable[[int, Any], None] = lambda _n, _reply: None,
         *,
         after_apply: bool = False,
+        raw: bool = False,
     ) -> list[Any]:
         """EVALSHA every call in one round trip, followed by the `extra` commands (a node
         that lost the script gets it again and re-runs only its calls: safe, applied offsets
@@ -284,7 +286,7 @@ class RedisLedgerStore:
         sha = self._transport.sha(src)
         commands = [("EVALSHA", sha, len(keys), *keys, *args) for keys, args in calls]
         replies = await self._round_trip(
-            [*commands, *extra], on_reply, len(calls), after_apply=after_apply
+            [*commands, *extra], on_reply, len(calls), after_apply=after_apply, raw=raw
         )
         errors = [r for r in replies if isinstance(r, ResponseError)]
         if errors:
@@ -299,6 +301,7 @@ class RedisLedgerStore:
         *,
         after_apply: bool = False,
         check: bool = True,
+        raw: bool = False,
     ) -> list[Any]:
         """Send every command at once and read every reply (an error reply comes back as
         its exception, in place), handing each of the first `watched` replies that is not
@@ -306,7 +309,7 @@ class RedisLedgerStore:
         connection, check that Redis still has what this process wrote; with `after_apply`
         (progress of a batch applied over an earlier connection), a new connection to a
         single Redis then raises ReconnectedMidBatch instead of sending. `check=False`: the
-        check's own reads."""
+        check's own reads. `raw`: replies as bytes (the apply script packs its own)."""
         if not check:
             return await self._unchecked(commands, on_reply, watched)
         self._on_round_trip()
@@ -317,7 +320,7 @@ class RedisLedgerStore:
             if after_apply and not self._per_shard:
                 raise ReconnectedMidBatch("Redis reconnected since the batch was applied")
 
-        return await self._transport.round_trip(commands, on_reply, watched, fresh)
+        return await self._transport.round_trip(commands, on_reply, watched, fresh, raw=raw)
 
     async def _unchecked(
         self,

@@ -72,10 +72,17 @@ class Transport(Protocol):
         ...
 
     async def round_trip(
-        self, commands: Sequence[Command], on_reply: OnReply, watched: int, on_fresh: OnFresh | None
+        self,
+        commands: Sequence[Command],
+        on_reply: OnReply,
+        watched: int,
+        on_fresh: OnFresh | None,
+        *,
+        raw: bool = False,
     ) -> list[Any]:
         """Every command's reply, in order; `on_reply(n, reply)` sees each of the first
-        `watched` replies that is not an error as soon as it is read."""
+        `watched` replies that is not an error as soon as it is read. With `raw`, replies
+        come as bytes, undecoded (a script's packed reply), whatever the client decodes."""
         ...
 
 
@@ -120,7 +127,9 @@ class _Scripts:
         ]
 
 
-async def _exchange(conn: Any, commands: Sequence[Command], on_reply: OnReply) -> list[Any]:
+async def _exchange(
+    conn: Any, commands: Sequence[Command], on_reply: OnReply, raw: bool = False
+) -> list[Any]:
     """Write every command at once and read every reply; `on_reply` sees each one that is
     not an error. A connection that failed mid-way is closed (a half-read reply stream
     must not be reused) and the error raised, with the replies read so far in `.replies`."""
@@ -129,7 +138,7 @@ async def _exchange(conn: Any, commands: Sequence[Command], on_reply: OnReply) -
         await conn.send_packed_command(b"".join(pack_command(c) for c in commands))  # type: ignore[arg-type]
         for n in range(len(commands)):
             try:
-                replies.append(await conn.read_response())
+                replies.append(await conn.read_response(disable_decoding=raw))
             except ResponseError as exc:
                 replies.append(exc)
                 continue
@@ -163,22 +172,33 @@ class SingleTransport:
         await self._redis.script_load(src)
 
     async def round_trip(
-        self, commands: Sequence[Command], on_reply: OnReply, watched: int, on_fresh: OnFresh | None
+        self,
+        commands: Sequence[Command],
+        on_reply: OnReply,
+        watched: int,
+        on_fresh: OnFresh | None,
+        *,
+        raw: bool = False,
     ) -> list[Any]:
         pool = self._redis.connection_pool
         if on_fresh is not None:
             conn = await pool.get_connection()  # type: ignore[no-untyped-call]
             if not self._fresh:  # the usual case: send on the connection just taken
-                replies = await self._exchange_on(conn, commands, on_reply, watched)
-                return await self._reloaded(commands, replies, on_reply, watched)
+                replies = await self._exchange_on(conn, commands, on_reply, watched, raw)
+                return await self._reloaded(commands, replies, on_reply, watched, raw)
             await pool.release(conn)  # connected now: the hook has run
             await on_fresh()
             self._fresh = False
-        replies = await self._send(commands, on_reply, watched)
-        return await self._reloaded(commands, replies, on_reply, watched)
+        replies = await self._send(commands, on_reply, watched, raw)
+        return await self._reloaded(commands, replies, on_reply, watched, raw)
 
     async def _reloaded(
-        self, commands: Sequence[Command], replies: list[Any], on_reply: OnReply, watched: int
+        self,
+        commands: Sequence[Command],
+        replies: list[Any],
+        on_reply: OnReply,
+        watched: int,
+        raw: bool,
     ) -> list[Any]:
         """`replies`, with the calls answered NOSCRIPT sent again once their script is
         loaded."""
@@ -190,24 +210,25 @@ class SingleTransport:
                 [commands[n] for n in missing],
                 lambda k, reply: on_reply(missing[k], reply) if missing[k] < watched else None,
                 len(missing),
+                raw,
             )
             for n, reply in zip(missing, again, strict=True):
                 replies[n] = reply
         return replies
 
     async def _send(
-        self, commands: Sequence[Command], on_reply: OnReply, watched: int
+        self, commands: Sequence[Command], on_reply: OnReply, watched: int, raw: bool
     ) -> list[Any]:
         conn = await self._redis.connection_pool.get_connection()  # type: ignore[no-untyped-call]
-        return await self._exchange_on(conn, commands, on_reply, watched)
+        return await self._exchange_on(conn, commands, on_reply, watched, raw)
 
     async def _exchange_on(
-        self, conn: Any, commands: Sequence[Command], on_reply: OnReply, watched: int
+        self, conn: Any, commands: Sequence[Command], on_reply: OnReply, watched: int, raw: bool
     ) -> list[Any]:
         """The exchange on a connection taken from the pool, which gets it back."""
         try:
             return await _exchange(
-                conn, commands, lambda n, reply: on_reply(n, reply) if n < watched else None
+                conn, commands, lambda n, reply: on_reply(n, reply) if n < watched else None, raw
             )
         finally:
             await self._redis.connection_pool.release(conn)
@@ -247,7 +268,13 @@ class ClusterTransport:
             await node.execute_command("SCRIPT LOAD", src)
 
     async def round_trip(
-        self, commands: Sequence[Command], on_reply: OnReply, watched: int, on_fresh: OnFresh | None
+        self,
+        commands: Sequence[Command],
+        on_reply: OnReply,
+        watched: int,
+        on_fresh: OnFresh | None,
+        *,
+        raw: bool = False,
     ) -> list[Any]:
         try:
             await self._cluster.initialize()  # before any routing (redis/redis-py#3935)
@@ -266,7 +293,7 @@ class ClusterTransport:
                 await on_fresh()
                 self._fresh = False
                 continue
-            sent = _Sent(commands, replies, on_reply, watched, asking)
+            sent = _Sent(commands, replies, on_reply, watched, asking, raw)
             sent.lost(unrouted)
             await asyncio.gather(
                 *(self._send_node(n, conns[n], g, sent) for n, g in groups.items())
@@ -350,7 +377,7 @@ class ClusterTransport:
                 sent.on_reply(n, reply)
 
         try:
-            got = await _exchange(conn, batch, seen)
+            got = await _exchange(conn, batch, seen, sent.raw)
         except _LOST as exc:
             got = getattr(exc, "replies", [])
         finally:
@@ -403,6 +430,7 @@ class _Sent:
         on_reply: OnReply,
         watched: int,
         asking: dict[int, str],
+        raw: bool,
     ) -> None:
         self.commands, self.replies, self.on_reply, self.watched = (
             commands,
@@ -410,7 +438,7 @@ class _Sent:
             on_reply,
             watched,
         )
-        self.asking = asking
+        self.asking, self.raw = asking, raw
         self.again: set[int] = set()
         self.asks: dict[int, str] = {}
         self.refresh = False  # the slot map is stale: a node went away or said CLUSTERDOWN
