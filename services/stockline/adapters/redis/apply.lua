@@ -227,7 +227,7 @@ local function delta(s, fx, id)
   local occurred, qty, key = fx[4], fx[5], fx[3]
   if s.cu and occurred <= s.cu then return end -- already inside the latest count
   s.oh = s.oh + qty
-  call('ZADD', key, fmt(occurred), qty .. '|' .. id)
+  call('ZADD', key, fmt(occurred), fmt(qty) .. '|' .. id)
   -- NodeLedger.trim_deltas: once a day, deltas older than the window (Retention.trims_deltas,
   -- Retention.keeps_delta): no accepted count can precede them
   if s.td < today then
@@ -270,7 +270,7 @@ end
 -- and it writes the node's field with it).
 local function demand(key, fx, s)
   local prefix, day, units = fx[2] .. '|', fx[4], fx[5]
-  if call('HINCRBY', key, prefix .. fmt(day), units) == units and s.exists then
+  if call('HINCRBY', key, prefix .. fmt(day), fmt(units)) == units and s.exists then
     local gone = {}
     for old = day - demand_days - 7, day - demand_days do gone[#gone + 1] = prefix .. fmt(old) end
     call('HDEL', key, unpack(gone))
