@@ -4,6 +4,7 @@ argument protocol is documented at the top of apply.lua)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import msgpack
 
@@ -39,9 +40,11 @@ class CallEncoder:
     ) -> Call:
         """One call for the SKUs of `shard` (the caller grouped them)."""
         names, key_index = self._names(shard)
+        tag = self._keys.shard_tag(shard)
+        served: dict[str, str] = {}  # per node, its channels joined (the same for every SKU)
         payload: list[object] = [len(groups)]
         for sku, group in groups:
-            self._sku(payload, sku, group, terms, key_index)
+            self._sku(payload, SkuKeys(tag, sku), group, terms, served, key_index)
         return names, self._args(now_us, flags, payload)
 
     def encode_hold(self, shard: int, sku: str, request: HoldRequest, now_us: int) -> Call:
@@ -79,52 +82,81 @@ class CallEncoder:
     def _sku(
         self,
         payload: list[object],
-        sku: str,
+        keys: SkuKeys,
         group: list[tuple[int, Delivery]],
         terms: NodeTerms,
+        served: dict[str, str],
         key_index: Callable[[str], int],
     ) -> None:
         """Appends [sku, ledger index, demand index, node count, (node, buffer, channels
         joined by ','), ..., event count, (event_id, topic|partition, offset, occurred_us,
         effect count, effect...), ...]."""
-        keys = self._keys.of_sku(sku)
+        sku = keys.sku
         nodes: dict[str, tuple[str, int, str]] = {}
         events: list[object] = []
         for _, d in group:
             effects = effects_of(d.event)
             event = d.event
-            events += [event.event_id, f"{d.topic}|{d.partition}", d.offset, event.occurred_us]
+            events += (event.event_id, f"{d.topic}|{d.partition}", d.offset, event.occurred_us)
             events.append(len(effects))
             for effect in effects:
                 node = effect.node_id
                 if node not in nodes:
-                    channels = ",".join(sorted(terms.channels_of(node)))
+                    channels = served.get(node)
+                    if channels is None:
+                        channels = served[node] = ",".join(sorted(terms.channels_of(node)))
                     nodes[node] = (node, terms.buffer(node, sku), channels)
-                events += _effect_args(keys, effect, key_index)
-        payload += [sku, key_index(keys.ledger), key_index(keys.demand), len(nodes)]
+                events += _ENCODE[type(effect)](keys, effect, key_index)
+        payload += (sku, key_index(keys.ledger), key_index(keys.demand), len(nodes))
         for term in nodes.values():
             payload += term
         payload.append(len(group))
         payload += events
 
 
-def _effect_args(keys: SkuKeys, effect: Effect, key_index: Callable[[str], int]) -> list[str | int]:
-    """[kind, node_id, key index, a, b, c] (a hold adds its reservation_id)."""
-    node = effect.node_id
-    match effect:
-        case Delta(occurred_us=at, qty=qty):
-            return ["D", node, key_index(keys.deltas(node)), at, qty, 0]
-        case Count(occurred_us=at, counted_qty=counted):
-            return ["C", node, key_index(keys.deltas(node)), at, counted, 0]
-        case LineChange(order_id=order_id, placed=placed, picked=picked, cancelled=cancelled):
-            key = key_index(keys.line(node, order_id))
-            return ["L", node, key, placed, picked, int(cancelled)]
-        case SupplyChange(supply_id=supply_id, expected=expected, received=received):
-            key = key_index(keys.supply(node, supply_id))
-            return ["S", node, key, expected, received, 0]
-        case HoldChange(reservation_id=rid, placed=placed, expires_us=expires, ended=ended):
-            key = key_index(keys.hold(node, rid))
-            return ["H", node, key, placed, expires, int(ended), rid]
-        case Demand(day=day, units=units):
-            return ["Q", node, key_index(keys.demand), day, units, 0]
-    raise TypeError(f"unknown effect {effect!r}")
+KeyIndex = Callable[[str], int]
+
+
+def _delta(keys: SkuKeys, e: Delta, key_index: KeyIndex) -> tuple[str | int, ...]:
+    return ("D", e.node_id, key_index(keys.deltas(e.node_id)), e.occurred_us, e.qty, 0)
+
+
+def _count(keys: SkuKeys, e: Count, key_index: KeyIndex) -> tuple[str | int, ...]:
+    return ("C", e.node_id, key_index(keys.deltas(e.node_id)), e.occurred_us, e.counted_qty, 0)
+
+
+def _line(keys: SkuKeys, e: LineChange, key_index: KeyIndex) -> tuple[str | int, ...]:
+    key = key_index(keys.line(e.node_id, e.order_id))
+    return ("L", e.node_id, key, e.placed, e.picked, int(e.cancelled))
+
+
+def _supply(keys: SkuKeys, e: SupplyChange, key_index: KeyIndex) -> tuple[str | int, ...]:
+    key = key_index(keys.supply(e.node_id, e.supply_id))
+    return ("S", e.node_id, key, e.expected, e.received, 0)
+
+
+def _hold(keys: SkuKeys, e: HoldChange, key_index: KeyIndex) -> tuple[str | int, ...]:
+    key = key_index(keys.hold(e.node_id, e.reservation_id))
+    return ("H", e.node_id, key, e.placed, e.expires_us, int(e.ended), e.reservation_id)
+
+
+def _demand(keys: SkuKeys, e: Demand, key_index: KeyIndex) -> tuple[str | int, ...]:
+    return ("Q", e.node_id, key_index(keys.demand), e.day, e.units, 0)
+
+
+_ENCODE: dict[type, Callable[[SkuKeys, Any, KeyIndex], tuple[str | int, ...]]] = {
+    Delta: _delta,
+    Count: _count,
+    LineChange: _line,
+    SupplyChange: _supply,
+    HoldChange: _hold,
+    Demand: _demand,
+}
+"""Per effect type: [kind, node_id, key index, a, b, c] (a hold adds its reservation_id)."""
+
+
+def _effect_args(keys: SkuKeys, effect: Effect, key_index: KeyIndex) -> tuple[str | int, ...]:
+    encode = _ENCODE.get(type(effect))
+    if encode is None:
+        raise TypeError(f"unknown effect {effect!r}")
+    return encode(keys, effect, key_index)

@@ -33,6 +33,10 @@ class Keys:
         """`<prefix>:{<shard>}`, the start of every key of the SKU."""
         return f"{self.prefix}:{{{self.shard(sku)}}}"
 
+    def shard_tag(self, shard: int) -> str:
+        """`<prefix>:{<shard>}`, the start of every key of the shard's SKUs."""
+        return f"{self.prefix}:{{{shard}}}"
+
     def seen(self, shard: int) -> str:
         """Sorted set: `<sku>|<event_id>` applied within the retention window, scored by
         apply time, for every SKU of the shard."""
