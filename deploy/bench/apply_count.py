@@ -102,23 +102,26 @@ def count(script: Path, captured: dict[str, Any], port: int) -> float:
             conn = Connection(port=port)
             conn.connect()
             subprocess.run(["callgrind_control", "-z", str(proc.pid)], capture_output=True)
-            errors = 0
+            errors: list[str] = []
             for commands in captured["round_trips"]:
                 swapped = [tuple(sha if a == captured["sha"] else a for a in c) for c in commands]
                 conn.send_packed_command([p for c in swapped for p in conn.pack_command(*c)])
                 for _ in swapped:
                     try:
                         conn.read_response()
-                    except redis.ResponseError:
-                        errors += 1
+                    except redis.ResponseError as exc:
+                        errors.append(str(exc))
             subprocess.run(["callgrind_control", "-d", str(proc.pid)], capture_output=True)
             if errors:
-                raise SystemExit(f"apply_count: {script} answered {errors} calls with an error")
+                raise SystemExit(f"apply_count: {script}: {len(errors)} errors, first {errors[0]}")
             client.shutdown(nosave=True)
         except redis.ConnectionError:
             pass  # the shutdown closes the connection
         finally:
-            proc.wait(timeout=60)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
         return _instructions(out) / int(captured["events"])
 
 

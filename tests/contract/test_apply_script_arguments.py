@@ -52,7 +52,7 @@ def _set(index: int, value: Any) -> Callable[[list[Any]], None]:
 # In the call above: [1 SKU, sku, ledger, demand, 1 node, node, buffer, channels, 2 events,
 #   "r-1", tp, offset, occurred, 1 effect, "D", node, key, at, qty, 0, "p-1", ...]
 BROKEN = {
-    "a truncated payload": (_with(lambda p: p.pop()), "bad sku 1"),
+    "a truncated payload": (_with(lambda p: p.pop()), "bad payload"),
     "a trailing entry": (_with(lambda p: p.append(0)), "bad payload"),
     "an offset as text": (_with(_set(11, "11")), "bad sku 1"),
     "a fractional quantity": (_with(_set(18, 2.5)), "bad sku 1"),

@@ -81,52 +81,51 @@ local republish = string.find(flags, 'a', 1, true)
 local decide = string.find(flags, 'h', 1, true)
 local pre = decide or string.find(flags, 'p', 1, true)
 
-local function whole(x) return type(x) == 'number' and x % 1 == 0 end
+-- x == x - x % 1 holds for an integer, not for a fraction or a numeric string, and raises
+-- for anything else but a number or a string (parse runs in a pcall, before any write).
 
 -- The payload is one flat array read with a cursor (see the header); each effect becomes
 -- {kind, node_id, key, a, b, c[, reservation_id]}, its key index replaced by the key name.
 -- Returns the SKUs, or nil and what is wrong.
 local function parse(a)
   local n_skus, i, skus = a[1], 2, {}
-  if not whole(n_skus) then return nil, 'payload' end
+  if n_skus ~= n_skus - n_skus % 1 then return nil, 'payload' end
   if decide and n_skus ~= 1 then return nil, 'hold: a decision is one SKU' end
   for k = 1, n_skus do
     local name, li, di, n_terms = a[i], a[i + 1], a[i + 2], a[i + 3]
     i = i + 4
-    if type(name) ~= 'string' or not (whole(li) and whole(di) and li > 3 and di > 3
-       and KEYS[li] and KEYS[di] and whole(n_terms)) then
-      return nil, 'sku ' .. k
-    end
+    local ok = type(name) == 'string' and li == li - li % 1 and di == di - di % 1
+      and li > 3 and di > 3 and KEYS[li] and KEYS[di] and n_terms == n_terms - n_terms % 1
+    if not ok then return nil, 'sku ' .. k end
     local terms, nodes = {}, {}
     for _ = 1, n_terms do
       local node, buffer, served = a[i], a[i + 1], a[i + 2]
       i = i + 3
-      if type(node) ~= 'string' or not whole(buffer) or buffer < 0 or type(served) ~= 'string' then
-        return nil, 'sku ' .. k
-      end
+      ok = type(node) == 'string' and buffer == buffer - buffer % 1 and buffer >= 0
+        and type(served) == 'string'
+      if not ok then return nil, 'sku ' .. k end
       terms[node], nodes[node] = {buffer = buffer, served = served}, true
     end
     local n_events, events = a[i], {}
     i = i + 1
-    if not whole(n_events) or (decide and n_events ~= 1) then return nil, 'sku ' .. k end
+    ok = n_events == n_events - n_events % 1 and not (decide and n_events ~= 1)
+    if not ok then return nil, 'sku ' .. k end
     for e = 1, n_events do
       local id, tp, offset, occurred, n_fx = a[i], a[i + 1], a[i + 2], a[i + 3], a[i + 4]
       i = i + 5
-      if type(id) ~= 'string' or type(tp) ~= 'string' or not (whole(offset) and whole(occurred)
-         and whole(n_fx)) then
-        return nil, 'sku ' .. k
-      end
+      ok = type(id) == 'string' and type(tp) == 'string' and offset == offset - offset % 1
+        and occurred == occurred - occurred % 1 and n_fx == n_fx - n_fx % 1
+      if not ok then return nil, 'sku ' .. k end
       local effects = {}
       for f = 1, n_fx do
-        local kind, node, at = a[i], a[i + 1], a[i + 2]
-        local fx = {kind, node, whole(at) and at > 3 and KEYS[at], a[i + 3], a[i + 4], a[i + 5]}
+        local kind, node, at, x, y, z = a[i], a[i + 1], a[i + 2], a[i + 3], a[i + 4], a[i + 5]
+        local fx = {kind, node, at == at - at % 1 and at > 3 and KEYS[at], x, y, z}
         i = i + 6
         if kind == 'H' then fx[7] = a[i]; i = i + 1 end
-        if not (KINDS[kind] and type(node) == 'string' and fx[3] and whole(fx[4])
-                and whole(fx[5]) and whole(fx[6])) or (kind == 'H' and type(fx[7]) ~= 'string')
-           or not (pre or terms[node]) or (decide and kind ~= 'H') then
-          return nil, 'sku ' .. k
-        end
+        ok = KINDS[kind] and type(node) == 'string' and fx[3] and x == x - x % 1
+          and y == y - y % 1 and z == z - z % 1 and (kind ~= 'H' or type(fx[7]) == 'string')
+          and (pre or terms[node]) and not (decide and kind ~= 'H')
+        if not ok then return nil, 'sku ' .. k end
         effects[f], nodes[node] = fx, true
       end
       events[e] = {id = id, tp = tp, offset = offset, occurred = occurred, effects = effects}
@@ -140,7 +139,8 @@ end
 
 local ok, batch = pcall(cmsgpack.unpack, ARGV[5] or '')
 if not ok or type(batch) ~= 'table' then return fail('bad payload') end
-local skus, wrong = parse(batch)
+local parsed, skus, wrong = pcall(parse, batch) -- a value of the wrong type raises
+if not parsed then return fail('bad payload') end
 if not skus then return fail('bad ' .. wrong) end
 
 local function fmt(n) return format('%d', n) end
