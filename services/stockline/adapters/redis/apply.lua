@@ -160,6 +160,10 @@ end
 
 -- Up to 1,000 arguments a command: Lua's unpack has a limit.
 local function chunked(command, key, items, per)
+  if #items <= 1000 * per then -- the usual case: one command, no copy
+    local reply = call(command, key, unpack(items))
+    return type(reply) == 'table' and reply or {}
+  end
   local out = {}
   for start = 1, #items, 1000 * per do
     local part = {}
@@ -209,15 +213,19 @@ local function load_nodes(sku)
   for k, node in ipairs(order) do
     local s
     local packed = v[k + 3]
+    -- every field named in the constructor: a table that grows later is rebuilt
     if packed then
       local oh, rs, hd, ib, at, bf, cu, td, ch, ci = match(packed, PACKED)
-      s = {exists = true, oh = tonumber(oh), rs = tonumber(rs), hd = tonumber(hd),
-           ib = tonumber(ib), at = tonumber(at), bf = tonumber(bf), cu = tonumber(cu),
-           td = tonumber(td) or -1, ch = ch, ci = ci ~= '' and ci or nil}
+      oh, rs, hd, ib = tonumber(oh), tonumber(rs), tonumber(hd), tonumber(ib)
+      s = {exists = true, oh = oh, rs = rs, hd = hd, ib = ib, oh0 = oh, rs0 = rs, hd0 = hd,
+           ib0 = ib, at = tonumber(at), bf = tonumber(bf), cu = tonumber(cu),
+           td = tonumber(td) or -1, ch = ch, ci = ci ~= '' and ci or false, touched = false,
+           dirty = false}
     else -- a node new to the SKU has no deltas to trim yet
-      s = {exists = false, oh = 0, rs = 0, hd = 0, ib = 0, td = today, ch = ''}
+      s = {exists = false, oh = 0, rs = 0, hd = 0, ib = 0, oh0 = 0, rs0 = 0, hd0 = 0, ib0 = 0,
+           at = false, bf = false, cu = false, td = today, ch = '', ci = false,
+           touched = false, dirty = false}
     end
-    s.oh0, s.rs0, s.hd0, s.ib0 = s.oh, s.rs, s.hd, s.ib
     nodes[node] = s
   end
   return tonumber(v[1]) or 0, nodes, v[2], tonumber(v[3]) or 0
@@ -544,8 +552,9 @@ local function apply_sku(sku)
       write[#write + 1] = node .. '|'; write[#write + 1] = pack(s, atp, buffer, served)
     end
     if moved or (again[node] and s.exists) or (republish and s.touched) then
-      local row = {node, s.exists and 0 or 1, atp, s.oh, s.rs, s.hd, s.ib, buffer}
-      for _, value in ipairs(row) do rows[#rows + 1] = value end
+      local n = #rows
+      rows[n + 1], rows[n + 2], rows[n + 3], rows[n + 4] = node, s.exists and 0 or 1, atp, s.oh
+      rows[n + 5], rows[n + 6], rows[n + 7], rows[n + 8] = s.rs, s.hd, s.ib, buffer
     end
   end
   local redelivered = false
