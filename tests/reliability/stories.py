@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from stockline.contracts.codec import DlqReason
@@ -26,6 +28,7 @@ from tests.integration.harness import TOPIC_BY_TYPE
 R = DlqReason
 NODES = ("DC-1", "MFC-1", "STORE-1", "STORE-2")
 SECOND = 1_000_000
+DAY = 86_400 * SECOND
 
 
 class _Story:
@@ -118,6 +121,24 @@ def adversarial_phases(
     for events in phases:
         rng.shuffle(events)
     return phases
+
+
+def on_one_utc_day(*streams: Sequence[Event]) -> list[list[Event]]:
+    """The streams with every event moved back in time by the same amount, when they
+    straddle a UTC midnight, so that all of them occur on the UTC day before it (they span
+    less than a day). A uniform shift keeps the ledger they fold to; a SKU's review day is
+    its event clock's (DESIGN.md section 5), so every review of the run then plans on that
+    one day. Events only move back: none lands in the future."""
+    times = [e.occurred_us for events in streams for e in events]
+    first, last = min(times), max(times)
+    if first // DAY == last // DAY:
+        return [list(events) for events in streams]
+    shift = last % DAY + SECOND  # the last event lands a second before its day began
+    assert last - first < DAY - SECOND, "the streams span a day or more"
+    return [
+        [dataclasses.replace(e, occurred_us=e.occurred_us - shift) for e in events]
+        for events in streams
+    ]
 
 
 @dataclass(frozen=True)

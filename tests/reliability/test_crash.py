@@ -5,6 +5,13 @@ Short (CI): 20,000 events over about 40 s, a kill -9 every 8-12 s (at least 2 wo
 and one kill -9 of redis-server. `--soak`: 2,000,000 events over about 10 min, a kill every
 10-30 s. Workers use a 6 s session timeout (the minimum the broker allows) so a dead one's
 partitions move sooner; Redis is the test's own (AOF on, fsync everysec).
+
+The world has a network of static policies (issue #17): after the kills, the signal topics
+keep the review rule, an id repeats only with the same content, and every (node, sku) the
+reference leaves at or below its reorder point has signals bringing it to order_up_to
+(`checks.judge_signals`). A kill between publishing a batch's signals and recording its
+progress can republish an id with other content (`checks.REPLAY_CONFLICT`): the test then
+ends as xfail, once every other check held.
 """
 
 from __future__ import annotations
@@ -23,29 +30,42 @@ from tests.integration.conftest import spawn
 from tests.integration.feed import feed
 from tests.integration.harness import Producer, WorkerProcess, World, eventually
 from tests.reliability.checks import (
+    LANES,
+    NO_SWEEP,
+    REPLAY_CONFLICT,
+    SIGNAL_KINDS,
     Ledger,
     LedgerProbe,
     Lifetimes,
+    MinMax,
+    SignalNetwork,
     WorkerStatus,
     divergent_cells,
     produce_paced,
     seen_report,
     settled_atp,
+    settled_signals,
     status,
 )
 from tests.reliability.conftest import Sizes, TunedWorld
 from tests.reliability.servers import RedisServer
+from tests.reliability.stories import on_one_utc_day
 from tests.unit.domain.reference import reference_fold
 
 pytestmark = [pytest.mark.kafka, pytest.mark.redis, pytest.mark.reliability]
 
+NETWORK = SignalNetwork(
+    MinMax(reorder_point=60, order_up_to=150, case_pack=6, moq=20, lead_time_days=7), LANES
+)
+
 
 @pytest.fixture
-def world(stack: Stack, own_redis: RedisServer) -> World:
+def world(stack: Stack, own_redis: RedisServer, tmp_path: Path) -> World:
     return TunedWorld(
         bootstrap=stack.kafka_bootstrap,
         redis_url=own_redis.url,
-        overrides={"session_timeout_s": 6},
+        network_file=NETWORK.write(tmp_path),
+        overrides={"session_timeout_s": 6} | NO_SWEEP,
     )
 
 
@@ -131,7 +151,9 @@ async def test_kill_9_of_workers_and_redis_during_a_stream_loses_and_doubles_not
     figures: dict[str, str],
 ) -> None:
     n_events = sizes.pick(20_000, 2_000_000)
-    events = feed(101, skus=sizes.pick(500, 20_000), events=n_events, run=world.run)
+    (events,) = on_one_utc_day(
+        feed(101, skus=sizes.pick(500, 20_000), events=n_events, run=world.run)
+    )
     expected = reference_fold(events)
     await world.create_topics()
     spawn(workers, world, tmp_path)
@@ -170,9 +192,27 @@ async def test_kill_9_of_workers_and_redis_during_a_stream_loses_and_doubles_not
     figures[f"{prefix}: divergent ATP cells, keys whose last record is not the newest"] = (
         f"{atp.divergent}, {atp.regressed}"
     )
+    signals = await settled_signals(world, NETWORK, events)
+    counted_signals = chaos.lifetimes.signals_total()
+    figures[f"{prefix}: signals (reorder, rebalance), records, short (node, sku), faults"] = (
+        f"{signals.distinct['reorder']}, {signals.distinct['rebalance']}, "
+        f"{signals.records.total()}, {signals.short}, {signals.faults() or 'none'}"
+    )
     assert divergent == 0, chaos.worker.log_tail()
     assert (seen.missing, seen.unexpected) == (0, 0)
     assert (atp.divergent, atp.regressed, atp.malformed, atp.unpublished) == (0, 0, 0, 0), (
         atp.examples
     )
     assert applied <= len(events), "the workers' counters add up to more applies than events"
+    assert signals.faults(but={"conflicting"}) == {}, signals.examples
+    assert signals.short > 0
+    assert min(signals.distinct[kind] for kind in SIGNAL_KINDS) > 0
+    # A kill -9 loses what a worker counted since its last scrape, and a replayed batch
+    # publishes (and counts) its signals again, so neither equality with the topics holds
+    # here: the counters only bound the records (a signal is counted once it is acked).
+    assert all(counted_signals[kind] <= signals.records[kind] for kind in SIGNAL_KINDS), (
+        counted_signals,
+        signals.records,
+    )
+    if signals.conflicting:  # a kill -9 fell between publishing and recording progress
+        pytest.xfail(f"{signals.conflicting} ids: {REPLAY_CONFLICT}")

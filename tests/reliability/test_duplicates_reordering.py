@@ -7,6 +7,11 @@ of ASNs and transfers not announced yet, some deltas from before and after a cou
 (1) the cycle counts, two per SKU at the same instant; (2) the orders, ASNs and shipments,
 the remaining deltas around the counts and a late older count. 5% of the events are
 published twice. Short (CI): 300 SKUs (about 9,000 messages); `--soak`: 10,000 SKUs.
+
+With a network of static policies (issue #17): the signal topics then keep the review rule,
+every id repeats only as a replay (none here: one worker, no crash), and every (node, sku)
+the reference leaves at or below its reorder point has signals bringing it to order_up_to
+(`checks.judge_signals`); the worker counted exactly what is on the topics.
 """
 
 from __future__ import annotations
@@ -17,21 +22,44 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import Stack
 from tests.integration.conftest import spawn
-from tests.integration.harness import Producer, WorkerProcess, World, eventually
+from tests.integration.harness import Producer, WorkerProcess, World, eventually, scrape
 from tests.reliability.checks import (
+    LANES,
+    NO_SWEEP,
+    SIGNAL_KINDS,
     LedgerProbe,
+    MinMax,
+    SignalNetwork,
     cell_count,
     divergent_cells,
     outcomes,
     seen_report,
     settled_atp,
+    settled_signals,
+    signals_counted,
 )
-from tests.reliability.conftest import Sizes
-from tests.reliability.stories import adversarial_phases
+from tests.reliability.conftest import Sizes, TunedWorld
+from tests.reliability.stories import adversarial_phases, on_one_utc_day
 from tests.unit.domain.reference import reference_fold
 
 pytestmark = [pytest.mark.kafka, pytest.mark.redis, pytest.mark.reliability]
+
+# A story's own node ends around its counted 0-500 units, the node it ships from below 0.
+NETWORK = SignalNetwork(
+    MinMax(reorder_point=150, order_up_to=300, case_pack=5, moq=20, lead_time_days=7), LANES
+)
+
+
+@pytest.fixture
+def world(stack: Stack, tmp_path: Path) -> World:
+    return TunedWorld(
+        bootstrap=stack.kafka_bootstrap,
+        redis_url=stack.redis_url,
+        network_file=NETWORK.write(tmp_path),
+        overrides=NO_SWEEP,
+    )
 
 
 def reached(n: int) -> Callable[[Counter[str]], bool]:
@@ -46,7 +74,7 @@ async def test_duplicates_and_adversarial_order_give_the_reference_ledger(
     tmp_path: Path,
     figures: dict[str, str],
 ) -> None:
-    phases = adversarial_phases(202, skus=sizes.pick(300, 10_000), run=world.run)
+    phases = on_one_utc_day(*adversarial_phases(202, skus=sizes.pick(300, 10_000), run=world.run))
     sent = [e for phase in phases for e in phase]
     distinct = {e.event_id: e for e in sent}
     expected = reference_fold(sent)
@@ -72,6 +100,12 @@ async def test_duplicates_and_adversarial_order_give_the_reference_ledger(
     )
     atp = await settled_atp(world, probe, expected)
     figures[f"{name}: divergent ATP cells"] = str(atp.divergent)
+    signals = await settled_signals(world, NETWORK, sent)
+    counted_signals = signals_counted(await scrape(worker))
+    figures[f"{name}: signals (reorder, rebalance), short (node, sku) at the end, faults"] = (
+        f"{signals.distinct['reorder']}, {signals.distinct['rebalance']}, {signals.short}, "
+        f"{signals.faults() or 'none'}"
+    )
     assert divergent == 0
     assert (seen.missing, seen.unexpected) == (0, 0)
     assert (atp.divergent, atp.regressed, atp.malformed, atp.unpublished) == (0, 0, 0, 0), (
@@ -79,3 +113,10 @@ async def test_duplicates_and_adversarial_order_give_the_reference_ledger(
     )
     assert counted["applied"] == len(distinct)
     assert counted["duplicate"] == len(sent) - len(distinct)
+    assert signals.faults() == {}, signals.examples
+    assert signals.short > 0
+    assert min(signals.distinct[kind] for kind in SIGNAL_KINDS) > 0
+    # one worker that never crashed: no batch was replayed, so every id went out once, and
+    # the worker counted each record it published
+    assert signals.records == signals.distinct
+    assert counted_signals == signals.records
