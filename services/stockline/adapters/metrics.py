@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections import Counter as Tally
+from collections.abc import Sequence
+from functools import partial
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from stockline.service_layer.process_batch import BatchReport
@@ -86,10 +91,8 @@ class Metrics:
             self.events.labels(type=event_type, outcome=outcome).inc(n)
         for reason, n in report.dlq_reasons.items():
             self.dlq.labels(reason=reason).inc(n)
-        for age in report.event_ages_s:
-            self.event_age.observe(age)
-        for freshness in report.atp_freshness_s:
-            self.atp_freshness.observe(freshness)
+        observe_all(self.event_age, report.event_ages_s)
+        observe_all(self.atp_freshness, report.atp_freshness_s)
         self.batch_size.observe(report.records)
         self.apply_seconds.observe(report.apply_seconds)
         self.atp_messages.inc(report.atp_messages)
@@ -106,3 +109,23 @@ class Metrics:
     def render(self) -> bytes:
         """The text exposition format, for `/metrics`."""
         return generate_latest(self.registry)
+
+
+def observe_all(histogram: Histogram, amounts: Sequence[float]) -> None:
+    """`histogram.observe(amount)` for each of `amounts` (finite numbers), with one update
+    per bucket that gains observations and one of the sum, instead of a locked update of
+    each per observation (~1 us each, two per applied event). The sum grows by the
+    amounts' total. Falls back to `observe` on a prometheus_client without these parts."""
+    bounds = getattr(histogram, "_upper_bounds", None)
+    buckets = getattr(histogram, "_buckets", None)
+    total = getattr(histogram, "_sum", None)
+    if bounds is None or buckets is None or total is None or len(buckets) != len(bounds):
+        for amount in amounts:
+            histogram.observe(amount)
+        return
+    if not amounts:
+        return
+    # the first bucket whose upper bound is >= the amount, as `observe` picks it
+    for index, n in Tally(map(partial(bisect_left, bounds), amounts)).items():
+        buckets[index].inc(n)
+    total.inc(sum(amounts))

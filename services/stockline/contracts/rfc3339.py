@@ -29,14 +29,28 @@ LATEST: Final = EPOCH + 2**53 * _ONE_US
 """The last time whose µs since the epoch a double (Lua, a sorted-set score) holds exactly."""
 _SHAPE: Final = re.compile(PATTERN)
 _HINT: Final = "must be RFC 3339 with a UTC offset, e.g. 2026-11-25T10:00:00Z"
+_DIGITS_AS_ZERO: Final = bytes.maketrans(b"123456789", b"000000000")
+_COMMON_SHAPES: Final = frozenset(
+    b"0000-00-00T00:00:00" + fraction + offset
+    for fraction in (b"", *(b"." + b"0" * n for n in range(1, 10)))
+    for offset in (b"Z", b"+00:00", b"-00:00")
+)
+"""Upper-case shapes PATTERN accepts (fractions up to 9 digits), with every digit as 0: most
+times on the wire, told apart in a fraction of the regex's time."""
 
 
 def parse(value: object) -> datetime:
     """An aware datetime from RFC 3339 text; ValueError naming the rule otherwise."""
-    if not isinstance(value, str) or not _SHAPE.fullmatch(value):
+    if not isinstance(value, str):
+        raise ValueError(_HINT)
+    if value.isascii() and value.encode().translate(_DIGITS_AS_ZERO) in _COMMON_SHAPES:
+        text = value  # already upper case
+    elif _SHAPE.fullmatch(value):
+        text = value.upper()
+    else:
         raise ValueError(_HINT)
     try:
-        parsed = datetime.fromisoformat(value.upper())
+        parsed = datetime.fromisoformat(text)
     except ValueError as exc:
         raise ValueError(f"{_HINT} ({exc})") from None
     if parsed < EPOCH:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import groupby
 from typing import Protocol
 
 from stockline.domain.events import HoldPlaced, InventoryEvent
@@ -135,8 +134,14 @@ class ApplyResult:
 
 def group_by_sku(deliveries: Sequence[Delivery]) -> list[tuple[str, list[tuple[int, Delivery]]]]:
     """Deliveries grouped per SKU, each group in arrival order, with their batch indexes."""
-    indexed = sorted(enumerate(deliveries), key=lambda pair: pair[1].event.sku)
-    return [(sku, list(group)) for sku, group in groupby(indexed, key=lambda p: p[1].event.sku)]
+    groups: dict[str, list[tuple[int, Delivery]]] = {}
+    for pair in enumerate(deliveries):
+        group = groups.get(pair[1].event.sku)
+        if group is None:
+            groups[pair[1].event.sku] = [pair]
+        else:
+            group.append(pair)
+    return sorted(groups.items())  # by SKU; each SKU once, so no list is ever compared
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,11 +14,12 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Final
 
 from stockline.contracts.codec import Rejection, decode
 from stockline.contracts.outbound import as_of, dlq_headers
 from stockline.contracts.signals import record
-from stockline.domain.events import event_type_of
+from stockline.domain.events import EVENT_TYPE_OF, InventoryEvent
 from stockline.domain.ledger import Outcome
 from stockline.domain.signals import ReorderSignal
 from stockline.service_layer.planning import Planner, SkuPlan
@@ -35,6 +36,7 @@ from stockline.service_layer.ports import (
 from stockline.service_layer.records import node_records, sku_record
 
 REJECTED = "rejected"
+_APPLIED: Final = Outcome.APPLIED
 
 
 def now_us() -> int:
@@ -112,8 +114,8 @@ class LedgerPipeline:
         marks = [p.plan_marks() for p in plans.values() if p.levels]
         indexed = [(c.sku, n.node_id) for c in result.changes for n in c.nodes if n.new]
         await self.store.record_progress(_highest_offsets(records), indexed, marks)
-        self._count(deliveries, result.outcomes, now, report)
-        self._freshness(deliveries, result, self.clock(), report)
+        applied = self._count(deliveries, result.outcomes, now, report)
+        self._freshness(applied, result, self.clock(), report)
         report.atp_messages = len(nodes) + len(skus)
         report.went_negative = result.went_negative
         self._dead_lettered.clear()
@@ -134,9 +136,10 @@ class LedgerPipeline:
     ) -> tuple[list[Delivery], list[DeadLetter]]:
         deliveries: list[Delivery] = []
         rejects: list[DeadLetter] = []
+        at_record_time, retention_us = self.validate_at_record_time, self.retention_us
         for r in records:
-            at = r.timestamp_ms * 1000 if self.validate_at_record_time and r.timestamp_ms else now
-            decoded = decode(r.value or b"", r.key, now_us=at, retention_us=self.retention_us)
+            at = r.timestamp_ms * 1000 if at_record_time and r.timestamp_ms else now
+            decoded = decode(r.value or b"", r.key, now_us=at, retention_us=retention_us)
             if isinstance(decoded, Rejection):
                 rejects.append((r, dlq_headers(decoded, r.topic, r.partition, r.offset)))
                 report.dlq_reasons[decoded.reason.value] += 1
@@ -151,21 +154,24 @@ class LedgerPipeline:
     @staticmethod
     def _count(
         deliveries: list[Delivery], outcomes: list[Outcome], now: int, report: BatchReport
-    ) -> None:
-        for delivery, outcome in zip(deliveries, outcomes, strict=True):
-            report.by_type_outcome[event_type_of(delivery.event), outcome.value] += 1
-            if outcome is Outcome.APPLIED:
-                report.event_ages_s.append((now - delivery.event.occurred_us) / 1e6)
+    ) -> list[InventoryEvent]:
+        """Count the batch's events by (event_type, outcome) and record the age of each
+        applied one; returns the applied events, in delivery order."""
+        events = [d.event for d in deliveries]
+        # counted by class first: one name lookup per (class, outcome), not per event
+        for (kind, outcome), n in Counter(zip(map(type, events), outcomes, strict=True)).items():
+            report.by_type_outcome[EVENT_TYPE_OF[kind], outcome.value] += n
+        applied = [e for e, outcome in zip(events, outcomes, strict=True) if outcome is _APPLIED]
+        report.event_ages_s = [(now - e.occurred_us) / 1e6 for e in applied]
+        return applied
 
     @staticmethod
     def _freshness(
-        deliveries: list[Delivery], result: ApplyResult, published: int, report: BatchReport
+        applied: list[InventoryEvent], result: ApplyResult, published: int, report: BatchReport
     ) -> None:
         changed = {c.sku for c in result.changes}
         report.atp_freshness_s = [
-            (published - d.event.occurred_us) / 1e6
-            for d, outcome in zip(deliveries, result.outcomes, strict=True)
-            if outcome is Outcome.APPLIED and d.event.sku in changed
+            (published - e.occurred_us) / 1e6 for e in applied if e.sku in changed
         ]
 
 
@@ -191,5 +197,6 @@ def _highest_offsets(records: Sequence[RawRecord]) -> dict[TopicPartition, int]:
     highest: dict[TopicPartition, int] = {}
     for r in records:
         tp = (r.topic, r.partition)
-        highest[tp] = max(r.offset, highest.get(tp, -1))
+        if r.offset > highest.get(tp, -1):
+            highest[tp] = r.offset
     return highest

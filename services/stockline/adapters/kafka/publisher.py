@@ -4,7 +4,7 @@ the broker has every message of it."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -63,10 +63,11 @@ class KafkaPublisher(Service):
         record batches per partition: the producer's per-message `send` costs ~10 us in
         Python, an append to a batch ~1 us."""
         batches = _Batches(self._producer())
-        for sku, node_id, value in nodes:
-            await batches.add(self._atp_nodes_topic, sku, f"{sku}/{node_id}".encode(), value)
-        for sku, value in skus:
-            await batches.add(self._atp_topic, sku, sku.encode(), value)
+        await batches.add_all(
+            self._atp_nodes_topic,
+            ((sku, f"{sku}/{node_id}".encode(), value) for sku, node_id, value in nodes),
+        )
+        await batches.add_all(self._atp_topic, ((sku, sku.encode(), value) for sku, value in skus))
         await batches.flush()
 
     async def publish_signals(
@@ -100,20 +101,25 @@ class _Batches:
         self._sent: list[Any] = []
         self._partitions: dict[str, list[int]] = {}
 
-    async def add(self, topic: str, sku: str, key: bytes, value: bytes) -> None:
+    async def add_all(self, topic: str, records: Iterable[tuple[str, bytes, bytes]]) -> None:
+        """Append (sku, key, value) records to the batch of the SKU's partition of `topic`,
+        sending each batch that fills; only then does it wait (a coroutine per record cost
+        more than the append)."""
         partitions = self._partitions.get(topic)
         if partitions is None:
             partitions = sorted(await self._producer.partitions_for(topic))
             self._partitions[topic] = partitions
-        tp = (topic, partitions[_sku_hash(sku) % len(partitions)])
-        batch = self._open.get(tp)
-        if batch is None:
-            batch = self._open[tp] = self._producer.create_batch()
-        if batch.append(key=key, value=value, timestamp=None) is None:
-            await self._send(tp)
-            batch = self._open[tp] = self._producer.create_batch()
+        count, open_batches = len(partitions), self._open
+        for sku, key, value in records:
+            tp = (topic, partitions[_sku_hash(sku) % count])
+            batch = open_batches.get(tp)
+            if batch is None:
+                batch = open_batches[tp] = self._producer.create_batch()
             if batch.append(key=key, value=value, timestamp=None) is None:
-                raise ValueError(f"a record of {len(value)} bytes does not fit in a batch")
+                await self._send(tp)
+                batch = open_batches[tp] = self._producer.create_batch()
+                if batch.append(key=key, value=value, timestamp=None) is None:
+                    raise ValueError(f"a record of {len(value)} bytes does not fit in a batch")
 
     async def _send(self, tp: tuple[str, int]) -> None:
         batch = self._open.pop(tp)
