@@ -31,7 +31,7 @@ class Keys:
 
     def tag(self, sku: str) -> str:
         """`<prefix>:{<shard>}`, the start of every key of the SKU."""
-        return f"{self.prefix}:{{{self.shard(sku)}}}"
+        return self.shard_tag(self.shard(sku))
 
     def shard_tag(self, shard: int) -> str:
         """`<prefix>:{<shard>}`, the start of every key of the shard's SKUs."""
@@ -40,16 +40,16 @@ class Keys:
     def seen(self, shard: int) -> str:
         """Sorted set: `<sku>|<event_id>` applied within the retention window, scored by
         apply time, for every SKU of the shard."""
-        return f"{self.prefix}:{{{shard}}}:seen"
+        return f"{self.shard_tag(shard)}:seen"
 
     def offsets(self, shard: int) -> str:
         """Hash: per topic-partition, the last offset applied to the shard from there."""
-        return f"{self.prefix}:{{{shard}}}:offsets"
+        return f"{self.shard_tag(shard)}:offsets"
 
     def holds(self, shard: int) -> str:
         """Sorted set: the shard's open holds (holding units), `<sku>|<node>|<reservation_id>`
         scored by their expiry (µs), for the expiry sweep."""
-        return f"{self.prefix}:{{{shard}}}:holds"
+        return f"{self.shard_tag(shard)}:holds"
 
     def of_sku(self, sku: str) -> SkuKeys:
         """The key builders of one SKU, its shard computed once."""
