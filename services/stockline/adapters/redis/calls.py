@@ -106,7 +106,7 @@ class CallEncoder:
                     if channels is None:
                         channels = served[node] = ",".join(sorted(terms.channels_of(node)))
                     nodes[node] = (node, terms.buffer(node, sku), channels)
-                events += _ENCODE[type(effect)](keys, effect, key_index)
+                events += _effect_args(keys, effect, key_index)
         payload += (sku, key_index(keys.ledger), key_index(keys.demand), len(nodes))
         for term in nodes.values():
             payload += term
