@@ -105,10 +105,19 @@ async def seed(redis_url: str, keys: Keys, skus: int, nodes: int) -> list[str]:
 
 
 async def clean(redis_url: str, keys: Keys) -> None:
+    """Delete every key under the prefix of `keys`, a thousand at a time."""
     redis = redis_of(redis_url)
-    async for key in redis.scan_iter(match=f"{keys.prefix}:*", count=1000):
-        await redis.unlink(key)
-    await redis.aclose()
+    try:
+        batch = []
+        async for key in redis.scan_iter(match=f"{keys.prefix}:*", count=1000):
+            batch.append(key)
+            if len(batch) >= 1000:
+                await redis.unlink(*batch)
+                batch = []
+        if batch:
+            await redis.unlink(*batch)
+    finally:
+        await redis.aclose()
 
 
 def free_port() -> int:

@@ -26,6 +26,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from api_bench import clean
+
 from stockline import bootstrap
 from stockline.adapters.clients import redis_client
 from stockline.adapters.redis.store import RedisLedgerStore
@@ -92,21 +94,6 @@ def records(events: int, skus: int, nodes: int, run: str) -> list[RawRecord]:
     return out
 
 
-async def delete_prefix(settings: Settings, prefix: str) -> None:
-    redis = redis_client(settings)
-    try:
-        batch = []
-        async for key in redis.scan_iter(match=f"{prefix}:*", count=1000):
-            batch.append(key)
-            if len(batch) >= 1000:
-                await redis.unlink(*batch)
-                batch = []
-        if batch:
-            await redis.unlink(*batch)
-    finally:
-        await redis.aclose()
-
-
 async def one_run(args: argparse.Namespace) -> Run:
     run = uuid.uuid4().hex[:8]
     settings = Settings(key_prefix=f"ledgerbench-{run}")  # type: ignore[call-arg]
@@ -138,7 +125,7 @@ async def one_run(args: argparse.Namespace) -> Run:
     finally:
         await redis.aclose()
         await info.aclose()
-        await delete_prefix(settings, settings.key_prefix)
+        await clean(settings.redis_url, bootstrap.keys(settings))
     events = done - 1
     calls = {k: after.calls.get(k, 0) - before.calls.get(k, 0) for k in after.calls}
     scripts = sum(n for k, n in calls.items() if k in redis_stats.SCRIPT_CALLS)
